@@ -1,0 +1,139 @@
+"""Frontier's per-trial overhead and the hypervolume of the default study's front.
+
+    .venv/bin/python bench/overhead.py            # or: make bench
+
+1. Overhead: the same fixed candidate (CNN 24-24, 50 % pruned, 4 bits, the default study's
+   budget) is run (a) as a hand-written torch loop — train, prune with a mask hook, fine-tune,
+   fake-quantize and fine-tune — and (b) as a trial of a real Frontier study (SQLite storage,
+   NSGA-II, all metrics measured and stored). Runs alternate; medians are compared.
+2. Hypervolume: the default study (studies/digits_cnn.toml) is run in a temporary storage and
+   the hypervolume of its trials in (1 − val accuracy, log10 size in bits) with reference
+   point (0.9, 6.5) is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import optuna
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import prune
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from objectives.data import load_dataset  # noqa: E402
+from search import create_or_load, load_config, run_study  # noqa: E402
+from search.config import SpaceConfig, StudyConfig  # noqa: E402
+from search.pareto import HV_REFERENCE, front_trials, hypervolume  # noqa: E402
+from spaces import CNNSpec, create_space  # noqa: E402
+
+WIDTH = 24  # CNN 24-24: a mid-size candidate of the default space
+FIXED = {"min_depth": 2, "max_depth": 2, "widths": [WIDTH], "prune_ratio": 0.5, "bits": [4]}
+
+
+def bare_loop(cfg: StudyConfig, data, seed: int) -> float:  # type: ignore[no-untyped-def]
+    """The hand-written script: what a user would write without Frontier. Returns seconds."""
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    model = create_space("cnn").build(CNNSpec((WIDTH, WIDTH)), data.input_shape, data.num_classes)
+    x, y, b = data.train.x, data.train.y, cfg.budget.batch_size
+    gen = torch.Generator().manual_seed(seed)
+
+    def fit(epochs: int, lr: float) -> None:
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+        steps = len(y) // b
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
+        model.train()
+        for _ in range(epochs):
+            order = torch.randperm(len(y), generator=gen)
+            for i in range(steps):
+                idx = order[i * b:(i + 1) * b]
+                loss = F.cross_entropy(model(x[idx]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+
+    fit(cfg.budget.epochs, 0.01)
+    layers = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    prune.global_unstructured([(m, "weight") for m in layers],
+                              pruning_method=prune.L1Unstructured, amount=0.5)
+    fit(cfg.budget.finetune_epochs, 0.001)
+
+    def fake_quant(module: nn.Module, _: object) -> None:
+        w = module.weight_orig * module.weight_mask  # type: ignore[operator]
+        scale = (w.detach().abs().flatten(1).amax(1) / 7).clamp_min(1e-12)
+        module.weight = torch.fake_quantize_per_channel_affine(
+            w, scale, torch.zeros_like(scale, dtype=torch.int32), 0, -7, 7)
+
+    for m in layers:
+        m.register_forward_pre_hook(fake_quant)
+    fit(cfg.budget.qat_epochs, 0.001)
+    return time.perf_counter() - start
+
+
+def overhead(repeats: int) -> None:
+    base = load_config(ROOT / "studies" / "digits_cnn.toml")
+    cfg = replace(base, name="overhead", n_trials=repeats, space=SpaceConfig("cnn", FIXED))
+    data = load_dataset(cfg.dataset)
+    with tempfile.TemporaryDirectory() as tmp:
+        study = create_or_load(cfg, f"sqlite:///{tmp}/bench.db")
+        bare_loop(cfg, data, 0)  # warm-up
+        bare = []
+        for i in range(repeats):  # alternate, so drift of the machine hits both sides
+            bare.append(bare_loop(cfg, data, i))
+            run_study(study, cfg, n_trials=i + 1, progress=False)
+        # A trial's stored duration runs from ask() (sampling) to tell() (storage): everything
+        # per trial; the per-run set-up (loading the dataset) is not a per-trial cost.
+        framework = [t.duration.total_seconds() for t in study.trials if t.duration]
+        extra = [t.duration.total_seconds() - t.user_attrs["metrics"]["train_seconds"]
+                 for t in study.trials if t.duration]
+    b, f = statistics.median(bare), statistics.median(framework)
+    print(f"overhead: bare loop median {b:.3f} s, Frontier trial median {f:.3f} s "
+          f"(incl. sampling, storage, accuracy, MACs, latency) over {repeats} runs each")
+    print(f"overhead: per-trial overhead = {(f - b) / b:+.2%} of the bare training loop "
+          "(target < 2%)")
+    print(f"overhead: time outside training per trial (sampling, storage, evaluation, MACs, "
+          f"latency) median {statistics.median(extra) * 1000:.1f} ms = "
+          f"{statistics.median(extra) / b:.2%} of the bare loop")
+
+
+def default_study_hypervolume() -> None:
+    cfg = load_config(ROOT / "studies" / "digits_cnn.toml")
+    with tempfile.TemporaryDirectory() as tmp:
+        study = create_or_load(cfg, f"sqlite:///{tmp}/bench.db")
+        start = time.perf_counter()
+        run_study(study, cfg, progress=False)
+        wall = time.perf_counter() - start
+        hv = hypervolume(study.trials)
+        front = front_trials(study)
+    best = max((t.user_attrs["metrics"] for t in front), key=lambda m: m["val_accuracy"])
+    print(f"hypervolume: default study ({cfg.n_trials} trials, {wall:.0f} s): "
+          f"HV = {hv:.4f} in (1 - val acc, log10 size bits), reference {HV_REFERENCE}")
+    print(f"hypervolume: front of {len(front)} trials; most accurate: val "
+          f"{best['val_accuracy']:.4f}, test {best['test_accuracy']:.4f}, {best['params']} "
+          f"params, {best['size_bytes']} bytes")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7, help="runs of each side")
+    parser.add_argument("--skip-hv", action="store_true", help="only the overhead figure")
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    overhead(args.repeats)
+    if not args.skip_hv:
+        default_study_hypervolume()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Head-to-head: a hand-written Optuna script vs. Frontier without and with early stopping.
+
+    .venv/bin/python bench/search_efficiency.py [--minutes 5]
+
+Three searches on digits, one after the other in this process, each with the same wall-clock
+budget, the same CNN space (depth 1-4, widths 4-32, prune ratio 0-0.9, bits 2-32), the same
+training epochs, NSGA-II with the same seed and population, objectives (val accuracy, size):
+
+  (a) a plain hand-written Optuna NSGA-II script: trains every candidate fully, then prunes
+      and quantizes it after training, without fine-tuning (what people write by hand);
+  (b) Frontier with early stopping off (prune → fine-tune with mask → QAT fine-tune);
+  (c) Frontier default (early stopping on).
+
+Prints the hypervolume of each front in (1 − val accuracy, log10 size in bits) with reference
+point (0.9, 6.5), the ratio (c)/(a), the wall time at which (c) first reached (a)'s final
+hypervolume, and a replay of the early-stopping rule over (b)'s trials: which trials it would
+have stopped, and whether any of them is on (b)'s final front.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import torch
+import torch.nn.functional as F
+from optuna._hypervolume import compute_hypervolume
+from optuna.trial import FrozenTrial, TrialState
+from torch import nn
+from torch.nn.utils import prune
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from objectives.classification import Budget  # noqa: E402
+from objectives.data import DataConfig, load_dataset  # noqa: E402
+from search import create_or_load, run_study  # noqa: E402
+from search.config import SamplerConfig, SpaceConfig, StudyConfig  # noqa: E402
+from search.early_stop import EarlyStopping, ParetoStopper  # noqa: E402
+from search.pareto import HV_REFERENCE  # noqa: E402
+
+EPOCHS, SEED, POPULATION = 20, 0, 12
+WIDTHS, BITS = [4, 6, 8, 12, 16, 24, 32], [2, 3, 4, 6, 8, 32]
+SPACE = {"min_depth": 1, "max_depth": 4, "widths": WIDTHS, "kernels": [3],
+         "prune_ratio": {"low": 0.0, "high": 0.9}, "bits": BITS, "lr": 0.01}
+
+
+def hv_point(acc: float, size_bytes: float) -> tuple[float, float]:
+    return 1.0 - acc, math.log10(8 * size_bytes)
+
+
+def hypervolume(points: list[tuple[float, float]]) -> float:
+    inside = [p for p in points if p[0] < HV_REFERENCE[0] and p[1] < HV_REFERENCE[1]]
+    if not inside:
+        return 0.0
+    return float(compute_hypervolume(np.asarray(inside), np.asarray(HV_REFERENCE)))
+
+
+# ---------------------------------------------------------------- (a) the hand-written script
+def handwritten(budget_s: float) -> list[tuple[float, tuple[float, float]]]:
+    """What a user writes by hand: train fully, then prune + quantize, no fine-tuning."""
+    data = load_dataset(DataConfig())
+    x, y, xv, yv = data.train.x, data.train.y, data.val.x, data.val.y
+    start = time.monotonic()
+    history: list[tuple[float, tuple[float, float]]] = []
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        depth = trial.suggest_int("depth", 1, 4)
+        widths = [trial.suggest_categorical(f"width_{i}", WIDTHS) for i in range(depth)]
+        ratio = trial.suggest_float("prune_ratio", 0.0, 0.9)
+        bits = trial.suggest_categorical("bits", BITS)
+        torch.manual_seed(SEED + trial.number)
+        layers: list[nn.Module] = []
+        c, h = 1, 8
+        for w in widths:
+            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU()]
+            if h >= 4:
+                layers.append(nn.MaxPool2d(2))
+                h //= 2
+            c = w
+        model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(c * 4, 10))
+        opt = torch.optim.AdamW(model.parameters(), lr=0.01, weight_decay=1e-4)
+        steps = len(y) // 64
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, EPOCHS * steps)
+        gen = torch.Generator().manual_seed(SEED + trial.number)
+        model.train()
+        for _ in range(EPOCHS):
+            order = torch.randperm(len(y), generator=gen)
+            for i in range(steps):
+                idx = order[i * 64:(i + 1) * 64]
+                loss = F.cross_entropy(model(x[idx]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+        convs = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+        if ratio > 0:
+            prune.global_unstructured([(m, "weight") for m in convs],
+                                      pruning_method=prune.L1Unstructured, amount=ratio)
+            for m in convs:
+                prune.remove(m, "weight")
+        size_bits = 0
+        with torch.no_grad():
+            for m in convs:
+                if bits < 32:
+                    qmax = 2 ** (bits - 1) - 1
+                    amax = m.weight.abs().flatten(1).amax(1).clamp_min(1e-12)
+                    scale = (amax / qmax).view(-1, *([1] * (m.weight.dim() - 1)))
+                    m.weight.copy_(torch.clamp(torch.round(m.weight / scale), -qmax, qmax) * scale)
+                    size_bits += int(torch.count_nonzero(m.weight)) * bits + 32 * m.weight.shape[0]
+                else:
+                    size_bits += int(torch.count_nonzero(m.weight)) * 32
+            others = [p for n, p in model.named_parameters() if not n.endswith("weight")
+                      or p.dim() == 1]
+            size_bits += sum(int(torch.count_nonzero(p)) for p in others) * 32
+            model.eval()
+            acc = float((model(xv).argmax(1) == yv).float().mean())
+        size = math.ceil(size_bits / 8)
+        history.append((time.monotonic() - start, hv_point(acc, size)))
+        return acc, size
+
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=optuna.samplers.NSGAIISampler(
+                                    seed=SEED, population_size=POPULATION))
+    study.optimize(objective, timeout=budget_s)
+    return [(t, p) for t, p in history if t <= budget_s]
+
+
+# ---------------------------------------------------------------- (b), (c) Frontier
+def frontier(budget_s: float, early: bool, tmp: str) -> tuple[list[tuple[float, tuple[float,
+                                                                                    float]]],
+                                                                list[FrozenTrial]]:
+    cfg = StudyConfig(name=f"es-{'on' if early else 'off'}", n_trials=100_000, seed=SEED,
+                      objectives=("val_accuracy", "size_bytes"), output_dir=f"{tmp}/out",
+                      budget=Budget(epochs=EPOCHS, finetune_epochs=5, qat_epochs=5),
+                      sampler=SamplerConfig(seed=SEED, population_size=POPULATION),
+                      space=SpaceConfig("cnn", SPACE),
+                      early_stopping=EarlyStopping(enabled=early))
+    study = create_or_load(cfg, f"sqlite:///{tmp}/bench.db")
+    start = time.monotonic()
+    stamps: dict[int, float] = {}
+
+    def stamp(_: optuna.Study, trial: FrozenTrial) -> None:
+        stamps[trial.number] = time.monotonic() - start
+
+    run_study(study, cfg, progress=False, timeout=budget_s, callbacks=[stamp])
+    trials = study.get_trials()
+    history = [(stamps[t.number], hv_point(t.user_attrs["metrics"]["val_accuracy"],
+                                           t.user_attrs["metrics"]["size_bytes"]))
+               for t in trials if t.state == TrialState.COMPLETE and t.number in stamps
+               and stamps[t.number] <= budget_s]
+    return sorted(history), trials
+
+
+def final_hv(history: list[tuple[float, tuple[float, float]]]) -> float:
+    return hypervolume([p for _, p in history])
+
+
+def first_reach(history: list[tuple[float, tuple[float, float]]], target: float) -> float | None:
+    points: list[tuple[float, float]] = []
+    for t, p in history:
+        points.append(p)
+        if hypervolume(points) >= target:
+            return t
+    return None
+
+
+def replay(trials: list[FrozenTrial]) -> tuple[int, int, int]:
+    """Would the rule have stopped any trial of a study run without early stopping that ended
+    on its final front? Each trial is checked against the trials finished before it, with its
+    final sizes standing in for the projection. Returns (would stop, front size, front stopped).
+    """
+    done = sorted((t for t in trials if t.state == TrialState.COMPLETE),
+                  key=lambda t: t.datetime_complete)  # type: ignore[arg-type, return-value]
+    objectives = ("val_accuracy", "size_bytes")
+    front = {t.number for t in optuna.study._multi_objective._get_pareto_front_trials_by_trials(
+        done, [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE])}
+    stopped = set()
+    for i, t in enumerate(done):
+        stopper = ParetoStopper(EarlyStopping(), objectives, done[:i])
+        projected = {"size_bytes": t.user_attrs["metrics"]["size_bytes"]}
+        for point, acc in t.user_attrs["curve"].items():
+            if point != "final" and stopper.check(point, acc, projected):
+                stopped.add(t.number)
+                break
+    return len(stopped), len(front), len(stopped & front)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=5.0, help="budget of each search")
+    args = parser.parse_args()
+    budget = args.minutes * 60
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    print(f"efficiency: {args.minutes:g} min per search, {torch.get_num_threads()} torch threads")
+    a = handwritten(budget)
+    print(f"efficiency: (a) hand-written script: {len(a)} trials, HV {final_hv(a):.4f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        b, b_trials = frontier(budget, early=False, tmp=f"{tmp}/b")
+        print(f"efficiency: (b) Frontier, early stopping off: {len(b)} trials, "
+              f"HV {final_hv(b):.4f}")
+        c, c_trials = frontier(budget, early=True, tmp=f"{tmp}/c")
+        pruned = sum(t.state == TrialState.PRUNED for t in c_trials)
+        print(f"efficiency: (c) Frontier default: {len(c)} complete + {pruned} stopped early, "
+              f"HV {final_hv(c):.4f}")
+    ha, hb, hc = final_hv(a), final_hv(b), final_hv(c)
+    print(f"efficiency: HV ratio (c)/(a) = {hc / ha:.3f} (target >= 1.15); "
+          f"(b)/(a) = {hb / ha:.3f}")
+    reach = first_reach(c, ha)
+    if reach is None:
+        print("efficiency: (c) never reached (a)'s final hypervolume")
+    else:
+        print(f"efficiency: (c) reached (a)'s final HV after {reach:.0f} s = "
+              f"{reach / budget:.0%} of the budget (target <= 50%)")
+    would, front, hit = replay(b_trials)
+    print(f"efficiency: replay of the stopping rule on (b): would stop {would} of "
+          f"{sum(t.state == TrialState.COMPLETE for t in b_trials)} trials; "
+          f"{hit} of them on (b)'s final front of {front} (target 0)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""The composed objective: build → train → prune (unstructured masks, or structured: a smaller
+model) → fine-tune (mask held) → quantization-aware fine-tune (per-layer weight bits, optional
+activation fake-quant) → bake → measure. Plain data in, plain data out; no Optuna here."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from objectives import metrics
+from objectives.augment import augment_fn
+from objectives.data import TensorData
+from objectives.plan import apply_pruning, bits_by_layer
+from objectives.prune import prunable_layers
+from objectives.quantize import attach, attach_act_quant, bake, fake_quantize, set_bits
+from objectives.train import train
+from spaces.registry import Space
+from spaces.spec import Spec
+
+__all__ = ["Budget", "Measured", "PhaseCallback", "evaluate", "project_compressed"]
+
+#: Called after each epoch with (phase, epoch, model); phase is "train", "prune" or "qat".
+#: It may evaluate the model, and may raise to stop the candidate.
+PhaseCallback = Callable[[str, int, nn.Module], None]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much compute one candidate gets."""
+
+    epochs: int = 20
+    finetune_epochs: int = 5
+    qat_epochs: int = 5
+    batch_size: int = 64
+    finetune_lr_scale: float = 0.1
+    latency_reps: int = 10
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Everything measured on one compressed candidate."""
+
+    val_accuracy: float
+    test_accuracy: float
+    params: int
+    size_bytes: int
+    macs: int
+    train_seconds: float
+    latency_ms: float
+    pruned_fraction: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The metrics as a plain dict (user attributes, tables)."""
+        return asdict(self)
+
+
+def evaluate(
+    space: Space,
+    spec: Spec,
+    data: TensorData,
+    budget: Budget,
+    *,
+    seed: int = 0,
+    on_epoch: PhaseCallback | None = None,
+    init: Callable[[nn.Module], None] | None = None,
+    teacher_logits: torch.Tensor | None = None,
+) -> tuple[Measured, nn.Module]:
+    """Build, train, compress and measure ``spec``; returns the metrics and the final model.
+
+    ``init`` is called on the freshly built model before training (e.g. transfer learning);
+    ``teacher_logits`` (a teacher's logits on ``data.train``) enable distillation in every
+    training phase when ``spec.train.kd_weight`` > 0.
+    """
+    device = data.train.x.device
+    torch.manual_seed(seed)
+    model = space.build(spec, data.input_shape, data.num_classes).to(device)
+    if init is not None:
+        init(model)
+    t, c = spec.train, spec.compress
+    augment = augment_fn(data.augment)  # the dataset's batch augmentation, in every phase
+    weights_before = sum(m.weight.numel() for m in prunable_layers(model).values())
+
+    def phase(name: str) -> Callable[[int, float], None] | None:
+        if on_epoch is None:
+            return None
+        return lambda epoch, _loss: on_epoch(name, epoch, model)
+
+    def fit(name: str, epochs: int, lr: float, weight_decay: float, schedule: str,
+            step_seed: int) -> None:
+        train(model, data.train, epochs=epochs, lr=lr, weight_decay=weight_decay,
+              schedule=schedule, batch_size=budget.batch_size, seed=step_seed,
+              on_epoch=phase(name), augment=augment, teacher_logits=teacher_logits,
+              kd_weight=t.kd_weight, kd_temperature=t.kd_temperature)
+
+    start = time.perf_counter()
+    fit("train", budget.epochs, t.lr, t.weight_decay, t.schedule, seed)
+    masks = apply_pruning(model, c)  # structured: the model is smaller from here on
+    bits = bits_by_layer(model, c)
+    hooks = attach(model, masks)
+    small_lr = t.lr * budget.finetune_lr_scale
+    if c.max_ratio > 0:  # train() builds a new optimizer over the (possibly new) parameters
+        fit("prune", budget.finetune_epochs, small_lr, t.weight_decay, "cosine", seed + 1)
+    if c.quantized:
+        set_bits(hooks, bits)
+        if c.act_bits < 32:
+            attach_act_quant(model, c.act_bits, list(hooks))
+        fit("qat", budget.qat_epochs, small_lr, 0.0, "cosine", seed + 2)
+    bake(model)
+    train_seconds = time.perf_counter() - start
+
+    kept = sum(int(torch.count_nonzero(m)) for m in masks.values())
+    measured = Measured(
+        val_accuracy=metrics.accuracy(model, data.val),
+        test_accuracy=metrics.accuracy(model, data.test),
+        params=metrics.nonzero_params(model),
+        size_bytes=metrics.size_bytes(model, bits),
+        macs=metrics.macs(model, data.input_shape),
+        train_seconds=train_seconds,
+        latency_ms=metrics.latency_ms(model, data.input_shape, reps=budget.latency_reps)
+        if budget.latency_reps > 0 else float("nan"),
+        pruned_fraction=1.0 - kept / weights_before if weights_before else 0.0,
+    )
+    return measured, model
+
+
+@torch.no_grad()
+def project_compressed(model: nn.Module, spec: Spec, *, pruned: bool) -> dict[str, float]:
+    """Nonzero params and size in bytes ``model`` would have if it were compressed now: unless
+    ``pruned``, a copy is pruned exactly as the Spec says (unstructured masks, or structured
+    shrinking: the projected params are those of the shrunk copy), then its weights are
+    quantized to their bits. Fine-tuning after pruning is not simulated."""
+    c = spec.compress
+    if not pruned and c.max_ratio > 0:
+        model = copy.deepcopy(model)
+        apply_pruning(model, c)
+    weights, others = metrics.split_parameters(model)
+    bits = bits_by_layer(model, c)
+    projected = {n: fake_quantize(w.detach(), bits[n]) for n, w in weights.items()}
+    nonzero = sum(int(torch.count_nonzero(w)) for w in projected.values())
+    nonzero += sum(int(torch.count_nonzero(p)) for p in others)
+    return {"params": float(nonzero),
+            "size_bytes": float(metrics.compressed_size(projected, others, bits))}

@@ -1,0 +1,44 @@
+"""Unstructured magnitude pruning with torch's own pruning utilities."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+__all__ = ["PrunableLayer", "prunable_layers", "prune_magnitude"]
+
+PrunableLayer = nn.Conv1d | nn.Conv2d | nn.Linear
+
+
+def prunable_layers(model: nn.Module) -> dict[str, PrunableLayer]:
+    """Conv and linear layers by qualified name: their weights are pruned and quantized."""
+    return {name: m for name, m in model.named_modules()
+            if isinstance(m, PrunableLayer)}
+
+
+def prune_magnitude(model: nn.Module, ratio: float,
+                    layer_ratios: Mapping[str, float] | None = None) -> dict[str, torch.Tensor]:
+    """Zero the ``ratio`` smallest-magnitude weights over all prunable layers (global L1), or,
+    with ``layer_ratios``, each named layer's smallest weights at its own ratio (layers not
+    named use ``ratio``).
+
+    The zeros are made permanent in the weights; the returned masks (1 keep, 0 pruned) let
+    fine-tuning hold them.
+    """
+    layers = prunable_layers(model)
+    if layer_ratios:
+        for name, m in layers.items():
+            prune.l1_unstructured(m, "weight", amount=float(layer_ratios.get(name, ratio)))
+    elif ratio > 0:
+        params = [(m, "weight") for m in layers.values()]
+        prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=ratio)
+    if layer_ratios or ratio > 0:
+        masks = {name: getattr(m, "weight_mask").detach().clone()  # noqa: B009
+                 for name, m in layers.items()}
+        for m in layers.values():
+            prune.remove(m, "weight")
+        return masks
+    return {name: torch.ones_like(m.weight) for name, m in layers.items()}

@@ -1,0 +1,134 @@
+"""Weight quantization: per-channel symmetric scales, fake quantization with a straight-through
+estimator (``torch.fake_quantize_per_channel_affine``) for quantization-aware fine-tuning."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+__all__ = [
+    "ActFakeQuant",
+    "MaskedFakeQuant",
+    "attach",
+    "attach_act_quant",
+    "bake",
+    "fake_quantize",
+    "quantize_codes",
+    "set_bits",
+]
+
+FULL_PRECISION = 32
+
+
+def _scales(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    qmax = 2 ** (bits - 1) - 1
+    amax = weight.detach().abs().flatten(1).amax(dim=1)
+    return torch.where(amax > 0, amax / qmax, torch.ones_like(amax)).float()
+
+
+def quantize_codes(weight: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Integer codes in [-(2^(b-1)-1), 2^(b-1)-1] and per-output-channel scales of ``weight``."""
+    qmax = 2 ** (bits - 1) - 1
+    scale = _scales(weight, bits)
+    shape = (-1,) + (1,) * (weight.dim() - 1)
+    codes = torch.clamp(torch.round(weight / scale.view(shape)), -qmax, qmax).to(torch.int32)
+    return codes, scale
+
+
+def fake_quantize(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    """Quantize-dequantize ``weight`` per output channel; gradients pass straight through."""
+    if bits >= FULL_PRECISION:
+        return weight
+    qmax = 2 ** (bits - 1) - 1
+    scale = _scales(weight, bits)
+    zero = torch.zeros_like(scale, dtype=torch.int32)
+    return torch.fake_quantize_per_channel_affine(weight, scale, zero, 0, -qmax, qmax)
+
+
+class MaskedFakeQuant(nn.Module):
+    """Parametrization ``w -> fake_quantize(w * mask, bits)``: holds the pruning mask and, once
+    ``bits`` < 32, simulates the quantized weight during fine-tuning."""
+
+    mask: torch.Tensor
+
+    def __init__(self, mask: torch.Tensor, bits: int = FULL_PRECISION) -> None:
+        super().__init__()
+        self.register_buffer("mask", mask)
+        self.bits = bits
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return fake_quantize(weight * self.mask, self.bits)
+
+
+def attach(model: nn.Module, masks: Mapping[str, torch.Tensor],
+           bits: int | Mapping[str, int] = FULL_PRECISION) -> dict[str, MaskedFakeQuant]:
+    """Register a MaskedFakeQuant on the weight of each layer named in ``masks``, at ``bits``
+    (one width for all, or per layer name; names not in the mapping stay at 32)."""
+    modules = dict(model.named_modules())
+    hooks: dict[str, MaskedFakeQuant] = {}
+    for name, mask in masks.items():
+        b = bits if isinstance(bits, int) else bits.get(name, FULL_PRECISION)
+        hook = MaskedFakeQuant(mask.to(modules[name].weight.device), b)
+        parametrize.register_parametrization(modules[name], "weight", hook)
+        hooks[name] = hook
+    return hooks
+
+
+def set_bits(hooks: Mapping[str, MaskedFakeQuant], bits: int | Mapping[str, int]) -> None:
+    """Set the weight bit width of attached parametrizations (one for all, or per layer)."""
+    for name, hook in hooks.items():
+        hook.bits = bits if isinstance(bits, int) else bits.get(name, FULL_PRECISION)
+
+
+class ActFakeQuant(nn.Module):
+    """Fake-quantizes a layer's input at ``bits`` with one symmetric per-tensor scale taken from
+    a running max of ``|x|`` (updated in training mode, frozen in eval); STE gradients.
+
+    Installed as a child ``input_quant`` of the layer and called from a forward pre-hook, so it
+    moves with the model (``.to``), is kept in its state dict and stays on for evaluation.
+    """
+
+    amax: torch.Tensor
+
+    def __init__(self, bits: int, momentum: float = 0.1) -> None:
+        super().__init__()
+        self.bits, self.momentum = bits, momentum
+        self.register_buffer("amax", torch.zeros(()))  # 0: not observed yet
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            current = x.detach().abs().amax().float()
+            blended = torch.lerp(self.amax, current, self.momentum)
+            self.amax.copy_(torch.where(self.amax > 0, blended, current))
+        qmax = 2 ** (self.bits - 1) - 1
+        scale = torch.where(self.amax > 0, self.amax / qmax, torch.ones_like(self.amax))
+        zero = torch.zeros((1,), dtype=torch.int32, device=x.device)
+        return torch.fake_quantize_per_tensor_affine(x, scale.reshape(1), zero, -qmax, qmax)
+
+
+def _quantize_input(module: nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    quant = module.get_submodule("input_quant")
+    return (quant(args[0]), *args[1:])
+
+
+def attach_act_quant(model: nn.Module, bits: int, names: list[str]) -> dict[str, ActFakeQuant]:
+    """Fake-quantize the input of each layer in ``names`` at ``bits`` (see :class:`ActFakeQuant`).
+    Activations are not stored, so this changes accuracy and the int8 path, never size_bytes."""
+    quants: dict[str, ActFakeQuant] = {}
+    for name in names:
+        layer = model.get_submodule(name)
+        quant = ActFakeQuant(bits).to(next(layer.parameters()).device)
+        layer.add_module("input_quant", quant)
+        layer.register_forward_pre_hook(_quantize_input)
+        quants[name] = quant
+    return quants
+
+
+def bake(model: nn.Module) -> None:
+    """Replace every parametrized weight by its masked, quantized value (plain tensors again)."""
+    for module in list(model.modules()):
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)

@@ -1,0 +1,125 @@
+"""One training loop over in-memory tensors: shuffled index batches, no DataLoader, no per-sample
+Python work. Schedules step per batch. On CUDA the loop uses bfloat16 autocast and channels-last
+memory for image batches; on CPU it runs in plain float32."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from objectives.data import Split
+from spaces.spec import SCHEDULES
+
+__all__ = ["EpochCallback", "NonFiniteLossError", "distill_loss", "make_scheduler", "train"]
+
+#: Called after each epoch with the 1-based epoch number and the mean training loss.
+EpochCallback = Callable[[int, float], None]
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, lr: float, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """A per-step learning-rate scheduler by name (see ``spaces.spec.SCHEDULES``)."""
+    total_steps = max(1, total_steps)
+    sched = torch.optim.lr_scheduler
+    if schedule == "constant":
+        return sched.LambdaLR(optimizer, lambda _: 1.0)
+    if schedule == "step":
+        return sched.StepLR(optimizer, step_size=max(1, total_steps // 3), gamma=0.1)
+    if schedule == "cosine":
+        return sched.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if schedule == "onecycle":
+        return sched.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps)
+    raise ValueError(f"schedule: unknown schedule {schedule!r}; choose from {SCHEDULES}")
+
+
+def distill_loss(logits: torch.Tensor, target: torch.Tensor, teacher: torch.Tensor | None,
+                 kd_weight: float, temperature: float) -> torch.Tensor:
+    """``(1 − α)·CE + α·T²·KL(softmax(t/T) ‖ softmax(s/T))``; plain CE when α is 0 or no teacher."""
+    ce = F.cross_entropy(logits, target)
+    if teacher is None or kd_weight <= 0:
+        return ce
+    t = temperature
+    kd = F.kl_div(F.log_softmax(logits / t, dim=1), F.softmax(teacher / t, dim=1),
+                  reduction="batchmean") * (t * t)
+    return (1.0 - kd_weight) * ce + kd_weight * kd
+
+
+def train(
+    model: nn.Module,
+    data: Split,
+    *,
+    epochs: int,
+    lr: float,
+    weight_decay: float = 0.0,
+    schedule: str = "cosine",
+    batch_size: int = 64,
+    seed: int = 0,
+    on_epoch: EpochCallback | None = None,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    teacher_logits: torch.Tensor | None = None,
+    kd_weight: float = 0.0,
+    kd_temperature: float = 4.0,
+) -> None:
+    """Train ``model`` in place with AdamW and cross-entropy on ``data`` (already on device).
+
+    ``augment`` transforms each training batch (see ``objectives.augment``) with the loop's
+    seeded generator. With ``teacher_logits`` (a teacher's logits on ``data.x``, row for row)
+    and ``kd_weight`` > 0 the loss is :func:`distill_loss`; the teacher rows are indexed with
+    the batch indices, so no teacher forward runs per step (with augmented inputs they are an
+    approximation: the teacher saw the un-augmented image).
+
+    Raises NonFiniteLossError when an epoch's loss is NaN or infinite.
+    """
+    if epochs <= 0:
+        return
+    n = len(data)
+    batch_size = min(batch_size, n)
+    steps_per_epoch = n // batch_size  # the last partial batch is dropped; order reshuffles
+    cuda = data.x.device.type == "cuda"  # on CPU nothing below changes the float32 loop
+    amp = cuda and torch.cuda.is_bf16_supported()
+    channels_last = cuda and data.x.dim() == 4
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = make_scheduler(optimizer, schedule, lr, epochs * steps_per_epoch)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    model.train()
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(n, generator=generator).to(data.x.device)
+        total = torch.zeros((), device=data.x.device)
+        for step in range(steps_per_epoch):
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            x = data.x[idx] if augment is None else augment(data.x[idx], generator)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            teacher = teacher_logits[idx] if teacher_logits is not None else None
+            with _autocast(amp):
+                loss = distill_loss(model(x), data.y[idx], teacher, kd_weight, kd_temperature)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total += loss.detach()
+        mean_loss = float(total) / steps_per_epoch
+        if not math.isfinite(mean_loss):
+            raise NonFiniteLossError(f"training loss became {mean_loss} in epoch {epoch}")
+        if on_epoch is not None:
+            on_epoch(epoch, mean_loss)
+            model.train()  # the callback may have evaluated the model
+    if channels_last:  # hand the model back as it came: pruning needs contiguous weights
+        model.to(memory_format=torch.contiguous_format)
+
+
+def _autocast(enabled: bool) -> contextlib.AbstractContextManager[object]:
+    """bfloat16 autocast on CUDA (bf16 needs no GradScaler); nothing otherwise."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16)

@@ -1,0 +1,307 @@
+"""``StudyConfig``: one typed description of a study, loaded from TOML or built in Python.
+
+Every problem is reported as a :class:`FrontierError` naming the field (``budget.epochs``) and
+the fix; nothing is executed, a config is data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from objectives.classification import Budget
+from objectives.data import DATASETS, DataConfig, check_dataset
+from objectives.distill import TEACHERS, Distill
+from objectives.transfer import Transfer
+from search.early_stop import EarlyStopping
+from search.errors import FrontierError
+from spaces.domain import domain_values
+from spaces.registry import create_space
+
+__all__ = [
+    "OBJECTIVES",
+    "Constraints",
+    "SamplerConfig",
+    "SpaceConfig",
+    "StudyConfig",
+    "load_config",
+]
+
+#: Study objectives and their directions. The test accuracy is never an objective.
+OBJECTIVES: dict[str, str] = {
+    "val_accuracy": "maximize",
+    "params": "minimize",
+    "size_bytes": "minimize",
+    "macs": "minimize",
+    "latency_ms": "minimize",
+}
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """Which space and its options (domains as plain data, see ``spaces.domain``)."""
+
+    name: str = "cnn"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Which Optuna sampler, by name (see ``search.samplers.SAMPLERS``)."""
+
+    name: str = "nsga2"
+    seed: int | None = 0
+    population_size: int = 16
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Feasibility limits; infeasible trials are kept but never on the exported front."""
+
+    max_params: int | None = None
+    max_size_bytes: int | None = None
+    min_accuracy: float | None = None
+
+    def violations(self, metrics: dict[str, Any]) -> dict[str, float]:
+        """Optuna constraint values (<= 0 is feasible) for a trial's metrics."""
+        out: dict[str, float] = {}
+        if self.max_params is not None:
+            out["max_params"] = float(metrics["params"] - self.max_params)
+        if self.max_size_bytes is not None:
+            out["max_size_bytes"] = float(metrics["size_bytes"] - self.max_size_bytes)
+        if self.min_accuracy is not None:
+            out["min_accuracy"] = float(self.min_accuracy - metrics["val_accuracy"])
+        return out
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study: name, storage, target size, and what and how to search."""
+
+    name: str
+    n_trials: int = 40
+    storage: str | None = None
+    seed: int = 0
+    device: str = "cpu"
+    output_dir: str | None = None
+    objectives: tuple[str, ...] = ("val_accuracy", "params")
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    dataset: DataConfig = field(default_factory=DataConfig)
+    budget: Budget = field(default_factory=Budget)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    constraints: Constraints = field(default_factory=Constraints)
+    early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
+    distill: Distill = field(default_factory=Distill)
+    transfer: Transfer = field(default_factory=Transfer)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def out_dir(self) -> Path:
+        """Where exports go: ``output_dir`` or ``runs/<name>``."""
+        return Path(self.output_dir) if self.output_dir else Path("runs") / self.name
+
+    @property
+    def directions(self) -> list[str]:
+        """Optuna directions of the objectives."""
+        return [OBJECTIVES[o] for o in self.objectives]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML-shaped dict of this config, without the storage URL (it may hold a
+        password); stored on the study so ``resume`` needs no file."""
+        study = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                 if f.name not in _SECTIONS and f.name != "storage"}
+        study["objectives"] = list(self.objectives)
+        return {
+            "study": study,
+            "space": {"name": self.space.name, **self.space.options},
+            "dataset": dataclasses.asdict(self.dataset),
+            "budget": dataclasses.asdict(self.budget),
+            "sampler": dataclasses.asdict(self.sampler),
+            "constraints": dataclasses.asdict(self.constraints),
+            "early_stopping": dataclasses.asdict(self.early_stopping),
+            "distill": dataclasses.asdict(self.distill),
+            "transfer": dataclasses.asdict(self.transfer),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> StudyConfig:
+        """Build from a TOML-shaped dict; unknown sections or keys are errors."""
+        unknown = set(data) - {"study", *_SECTIONS}
+        if unknown:
+            raise FrontierError(f"{source}: unknown section [{sorted(unknown)[0]}]; known "
+                                f"sections: {sorted({'study', *_SECTIONS})}")
+        study = _table(data, "study", source)
+        if "name" not in study:
+            raise FrontierError(f"{source}: study.name is missing; add name = \"...\" under "
+                                "[study]")
+        kwargs = _typed(cls, study, "study", source, skip=set(_SECTIONS))
+        if "objectives" in kwargs:
+            kwargs["objectives"] = tuple(kwargs["objectives"])
+        space = dict(_table(data, "space", source))
+        space_name = space.pop("name", "cnn")
+        if not isinstance(space_name, str):
+            raise FrontierError(f"{source}: space.name must be a string, got {space_name!r}")
+        kwargs["space"] = SpaceConfig(space_name, space)
+        kwargs["dataset"] = DataConfig(**_typed(DataConfig, _table(data, "dataset", source),
+                                                "dataset", source))
+        kwargs["budget"] = Budget(**_typed(Budget, _table(data, "budget", source), "budget",
+                                           source))
+        for name, kind in (("sampler", SamplerConfig), ("constraints", Constraints),
+                           ("early_stopping", EarlyStopping), ("distill", Distill),
+                           ("transfer", Transfer)):
+            kwargs[name] = kind(**_typed(kind, _table(data, name, source), name, source))
+        try:
+            return cls(**kwargs)
+        except FrontierError as err:
+            raise FrontierError(f"{source}: {err}") from None
+
+
+_SECTIONS = ("space", "dataset", "budget", "sampler", "constraints", "early_stopping",
+             "distill", "transfer")
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate a TOML study file."""
+    p = Path(path)
+    if not p.is_file():
+        raise FrontierError(f"{p}: no such config file; pass the path of a .toml study file")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise FrontierError(f"{p}: not valid TOML ({err}); fix the syntax") from None
+    return StudyConfig.from_dict(data, source=str(p))
+
+
+def _table(data: dict[str, Any], name: str, source: str) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise FrontierError(f"{source}: {name} must be a table ([{name}]), got {table!r}")
+    return table
+
+
+def _typed(cls: type, table: dict[str, Any], section: str, source: str,
+           skip: set[str] | None = None) -> dict[str, Any]:
+    """Check keys and value types of ``table`` against the dataclass ``cls``."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in (skip or set())]
+    out = {}
+    for key, value in table.items():
+        if key not in names:
+            raise FrontierError(f"{source}: {section}.{key} is not a known option; known: "
+                                f"{sorted(names)}")
+        if not _type_ok(hints[key], value):
+            raise FrontierError(f"{source}: {section}.{key} must be {_type_name(hints[key])}, "
+                                f"got {value!r}")
+        out[key] = float(value) if hints[key] is float else value
+    return out
+
+
+def _type_ok(hint: Any, value: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(h, value) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is tuple:
+        inner = typing.get_args(hint)[0]
+        return isinstance(value, list | tuple) and all(_type_ok(inner, v) for v in value)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(h) for h in typing.get_args(hint) if h is not type(None))
+    if origin is tuple:
+        return f"a list of {_type_name(typing.get_args(hint)[0])}"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        hint, str(hint))
+
+
+def _validate(cfg: StudyConfig) -> None:
+    from search.samplers import SAMPLERS  # samplers import config types; avoid a cycle
+
+    if not cfg.name or not cfg.name.replace("-", "").replace("_", "").isalnum():
+        raise FrontierError(f"study.name: {cfg.name!r} must be letters, digits, '-' or '_'")
+    checks = [
+        (cfg.n_trials >= 1, "study.n_trials", f"{cfg.n_trials} must be >= 1"),
+        (len(cfg.objectives) >= 2, "study.objectives",
+         "give at least two objectives, e.g. [\"val_accuracy\", \"params\"]"),
+        (cfg.budget.epochs >= 1, "budget.epochs", f"{cfg.budget.epochs} must be >= 1"),
+        (cfg.budget.finetune_epochs >= 0, "budget.finetune_epochs", "must be >= 0"),
+        (cfg.budget.qat_epochs >= 0, "budget.qat_epochs", "must be >= 0"),
+        (cfg.budget.batch_size >= 2, "budget.batch_size",
+         f"{cfg.budget.batch_size} must be >= 2"),
+        (cfg.budget.finetune_lr_scale > 0, "budget.finetune_lr_scale", "must be > 0"),
+        (cfg.budget.latency_reps >= 0, "budget.latency_reps", "must be >= 0"),
+        (0 < cfg.dataset.val_fraction < 1, "dataset.val_fraction", "must be in (0, 1)"),
+        (0 < cfg.dataset.test_fraction < 1, "dataset.test_fraction", "must be in (0, 1)"),
+        (cfg.dataset.val_fraction + cfg.dataset.test_fraction < 0.9, "dataset.val_fraction",
+         "val_fraction + test_fraction must leave at least 10% for training"),
+        (cfg.sampler.population_size >= 2, "sampler.population_size", "must be >= 2"),
+        (cfg.constraints.max_params is None or cfg.constraints.max_params > 0,
+         "constraints.max_params", "must be > 0"),
+        (cfg.constraints.max_size_bytes is None or cfg.constraints.max_size_bytes > 0,
+         "constraints.max_size_bytes", "must be > 0"),
+        (cfg.constraints.min_accuracy is None or 0 <= cfg.constraints.min_accuracy <= 1,
+         "constraints.min_accuracy", "must be in [0, 1]"),
+        (cfg.early_stopping.min_completed >= 1, "early_stopping.min_completed", "must be >= 1"),
+        (cfg.early_stopping.eval_every >= 0, "early_stopping.eval_every",
+         "must be >= 0 (0: every quarter of the training epochs)"),
+        (0 <= cfg.early_stopping.size_slack < 1, "early_stopping.size_slack",
+         "must be in [0, 1)"),
+        (cfg.early_stopping.record_curves or not cfg.early_stopping.enabled,
+         "early_stopping.record_curves", "must be true while early stopping is enabled"),
+        (cfg.device in ("cpu", "auto") or cfg.device.startswith("cuda"), "study.device",
+         f"{cfg.device!r} is not a device; use 'cpu', 'cuda' or 'auto'"),
+    ]
+    for ok, name, message in checks:
+        if not ok:
+            raise FrontierError(f"{name}: {message}")
+    for o in cfg.objectives:
+        if o not in OBJECTIVES:
+            raise FrontierError(f"study.objectives: unknown objective {o!r}; choose from "
+                                f"{sorted(OBJECTIVES)}")
+    if len(set(cfg.objectives)) != len(cfg.objectives):
+        raise FrontierError("study.objectives: an objective is listed twice")
+    if cfg.dataset.name not in DATASETS:
+        raise FrontierError(f"dataset.name: unknown dataset {cfg.dataset.name!r}; choose one "
+                            f"of {sorted(DATASETS)}")
+    if cfg.dataset.data_dir is not None and not Path(cfg.dataset.data_dir).is_dir():
+        raise FrontierError(f"dataset.data_dir: {cfg.dataset.data_dir} is not a directory; "
+                            "point it at the folder holding the dataset files")
+    try:  # the dataset's files are there (cheap: no data is read), before anything is written
+        check_dataset(cfg.dataset)
+    except ValueError as err:
+        raise FrontierError(str(err)) from None
+    if cfg.sampler.name not in SAMPLERS:
+        raise FrontierError(f"sampler.name: unknown sampler {cfg.sampler.name!r}; choose one "
+                            f"of {sorted(SAMPLERS)}")
+    if cfg.distill.teacher and cfg.distill.teacher not in TEACHERS:
+        raise FrontierError(f"distill.teacher: unknown teacher {cfg.distill.teacher!r}; choose "
+                            f"one of {sorted(TEACHERS)}, or \"\" for no distillation")
+    if cfg.distill.teacher_epochs < 1:
+        raise FrontierError(f"distill.teacher_epochs: {cfg.distill.teacher_epochs} must be >= 1")
+    if cfg.transfer.checkpoint and not Path(cfg.transfer.checkpoint).is_file():
+        raise FrontierError(f"transfer.checkpoint: {cfg.transfer.checkpoint} is not a file; "
+                            "give the path of a state dict saved on this machine")
+    try:
+        space = create_space(cfg.space.name, cfg.space.options)
+    except ValueError as err:
+        raise FrontierError(str(err)) from None
+    knobs = getattr(space, "knobs", None)
+    if knobs is not None and not cfg.distill.teacher and any(
+            w > 0 for w in domain_values(knobs.kd_weight)):
+        raise FrontierError("space.kd_weight: distillation needs a teacher; set teacher = "
+                            "\"cnn-large\" under [distill], or keep kd_weight = 0")

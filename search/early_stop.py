@@ -1,0 +1,105 @@
+"""Pareto-aware early stopping for multi-objective studies (Optuna's pruners are single-objective).
+
+The rule: at a checkpoint (every ``eval_every`` training epochs, and after the pruning
+fine-tune) a candidate's validation accuracy is extrapolated optimistically — it gains as much
+as the *most* any finished trial gained from that same checkpoint to its final value. Its size
+objectives are projected by compressing a copy of the current weights (prune to the sampled
+ratio, quantize to the sampled bits) and lowered by ``size_slack`` for what fine-tuning may
+still zero. If a finished, feasible trial is at least as good on every objective as that
+optimistic projection (and better on one), the candidate cannot reach the front: it is stopped
+(state PRUNED) with the checkpoint and the dominating trial stored as its reason.
+
+Nothing is stopped before ``min_completed`` finished trials have recorded the checkpoint.
+Latency has no projection before training ends, so a study with latency as an objective never
+stops a trial on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from optuna.trial import FrozenTrial, TrialState
+
+__all__ = ["CURVE_ATTR", "EarlyStopping", "ParetoStopper", "checkpoint_epochs"]
+
+CURVE_ATTR = "curve"
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """``[early_stopping]`` of a study: on by default."""
+
+    enabled: bool = True
+    record_curves: bool = True
+    min_completed: int = 8
+    eval_every: int = 0
+    size_slack: float = 0.2
+
+
+def checkpoint_epochs(epochs: int, eval_every: int) -> set[int]:
+    """Training epochs at which the curve is recorded (``eval_every`` 0: quarters)."""
+    every = eval_every or max(1, epochs // 4)
+    return {e for e in range(every, epochs + 1, every)} | {epochs}
+
+
+@dataclass(frozen=True)
+class _Finished:
+    number: int
+    values: dict[str, float]
+    curve: dict[str, float]
+
+
+class ParetoStopper:
+    """Decides, from a study's finished trials, whether a running candidate can still reach the
+    front. Build one per trial (it reads the finished trials once)."""
+
+    def __init__(self, cfg: EarlyStopping, objectives: tuple[str, ...],
+                 trials: list[FrozenTrial]) -> None:
+        self.cfg = cfg
+        self.objectives = objectives
+        self.finished = [
+            _Finished(t.number, dict(t.user_attrs["metrics"]), dict(t.user_attrs[CURVE_ATTR]))
+            for t in trials
+            if t.state == TrialState.COMPLETE and CURVE_ATTR in t.user_attrs
+            and "metrics" in t.user_attrs and all(c <= 0 for c in t.constraints.values())
+        ]
+
+    def check(self, point: str, accuracy: float, projected: dict[str, float]) -> str | None:
+        """A reason to stop the candidate at checkpoint ``point``, or None to go on.
+
+        ``projected`` maps minimised objectives (params, size_bytes, macs) to the candidate's
+        projected final values.
+        """
+        if not self.cfg.enabled:
+            return None
+        gains = [f.values["val_accuracy"] - f.curve[point] for f in self.finished
+                 if point in f.curve]
+        if len(gains) < self.cfg.min_completed:
+            return None
+        best_case = {"val_accuracy": min(1.0, accuracy + max(gains))}
+        for name in self.objectives:
+            if name == "val_accuracy":
+                continue
+            if name not in projected:
+                return None  # no projection (latency): never stop on it
+            slack = self.cfg.size_slack if name in ("params", "size_bytes") else 0.0
+            best_case[name] = projected[name] * (1.0 - slack)
+        for f in self.finished:
+            if _dominates(f.values, best_case, self.objectives):
+                return (f"{point}: val accuracy {accuracy:.3f} reaches at best "
+                        f"{best_case['val_accuracy']:.3f} (largest gain of {len(gains)} "
+                        f"finished trials from here), and trial {f.number} already has "
+                        + ", ".join(f"{n} {f.values[n]:.4g}" for n in self.objectives)
+                        + " against at best "
+                        + ", ".join(f"{n} {best_case[n]:.4g}" for n in self.objectives))
+        return None
+
+
+def _dominates(a: dict[str, float], b: dict[str, float], objectives: tuple[str, ...]) -> bool:
+    better = False
+    for name in objectives:
+        x, y = (a[name], b[name]) if name != "val_accuracy" else (-a[name], -b[name])
+        if x > y:
+            return False
+        better = better or x < y
+    return better

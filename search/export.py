@@ -1,0 +1,157 @@
+"""Export a trial's model to a folder, and load it back without the study.
+
+A model folder holds:
+
+- ``spec.json``: the Spec, tagged with its space (``spaces.load_spec`` reads it);
+- ``model.json``: space options, input shape, number of classes, dataset, study and trial;
+- ``state_dict.pt``: the compressed weights exactly as the trial stored them (pruned weights
+  are zeros, quantized weights hold their dequantized values); load with ``weights_only=True``;
+- ``program.pt2``: a ``torch.export`` program of the same model (batch size dynamic), which
+  runs without Frontier's code (``torch.export.load(path).module()``);
+- ``metrics.json``: the trial's stored metrics, objective values and parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from optuna.artifacts.exceptions import ArtifactNotFound
+from optuna.trial import FrozenTrial, TrialState
+from torch import nn
+
+from objectives.data import DataConfig, TensorData, load_dataset
+from objectives.metrics import accuracy
+from search.config import StudyConfig
+from search.errors import FrontierError
+from search.objective import METRICS_ATTR, SPEC_ATTR
+from search.study import stored_config
+from search.weights import WEIGHTS_ATTR, load_state_dict
+from spaces.registry import create_space, load_spec
+
+__all__ = ["FILES", "Exported", "dataset_of", "export_trial", "load", "load_program"]
+
+#: The files of a model folder.
+FILES = ("spec.json", "model.json", "state_dict.pt", "program.pt2", "metrics.json")
+
+
+@dataclass(frozen=True)
+class Exported:
+    """Where a trial was exported and the test accuracy its rebuilt model reaches."""
+
+    out_dir: Path
+    trial: int
+    on_front: bool
+    test_accuracy: float
+    stored_test_accuracy: float | None
+
+
+def _trial(study: optuna.Study, number: int) -> FrozenTrial:
+    trials = study.get_trials(deepcopy=False)
+    match = [t for t in trials if t.number == number]
+    if not match:
+        top = max((t.number for t in trials), default=-1)
+        raise FrontierError(f"--trial: study {study.study_name!r} has no trial {number} "
+                            f"(its trials are numbered 0 to {top}); `frontier pareto --study "
+                            f"{study.study_name}` lists the front")
+    t = match[0]
+    if t.state != TrialState.COMPLETE:
+        raise FrontierError(f"--trial: trial {number} of {study.study_name!r} is "
+                            f"{t.state.name}; only COMPLETE trials keep their weights; pick one "
+                            f"from `frontier pareto --study {study.study_name}`")
+    if WEIGHTS_ATTR not in t.user_attrs or SPEC_ATTR not in t.user_attrs:
+        raise FrontierError(f"--trial: trial {number} of {study.study_name!r} has no stored "
+                            "weights (it ran before Frontier kept them); run the study further "
+                            "and export a newer trial")
+    return t
+
+
+def _weights(t: FrozenTrial, cfg: StudyConfig) -> dict[str, torch.Tensor]:
+    missing = FrontierError(f"weights: trial {t.number}'s weights are not in "
+                            f"{cfg.out_dir / 'artifacts'}; run the command from the folder the "
+                            "study ran in (its output_dir is relative to it)")
+    if not (cfg.out_dir / "artifacts").is_dir():  # checked first: the store would create it
+        raise missing
+    try:
+        return load_state_dict(t, cfg.out_dir)
+    except (ArtifactNotFound, FileNotFoundError) as err:
+        raise missing from err
+
+
+def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
+                 cfg: StudyConfig | None = None) -> Exported:
+    """Write the model folder of COMPLETE trial ``number`` (see the module docstring)."""
+    cfg = cfg or stored_config(study)
+    t = _trial(study, number)
+    state = _weights(t, cfg)
+    data = load_dataset(cfg.dataset)
+    model = _build(t.user_attrs[SPEC_ATTR], cfg.space.name, cfg.space.options,
+                   data.input_shape, data.num_classes)
+    model.load_state_dict(state)
+    model.eval()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = json.loads(t.user_attrs[SPEC_ATTR])
+    (out / "spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+    meta = {"space": cfg.space.name, "space_options": cfg.space.options,
+            "input_shape": list(data.input_shape), "num_classes": data.num_classes,
+            "dataset": asdict(cfg.dataset), "study": study.study_name, "trial": t.number}
+    (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    torch.save(state, out / "state_dict.pt")
+    torch.export.save(_program(model, data), out / "program.pt2")
+    metrics = t.user_attrs.get(METRICS_ATTR, {})
+    (out / "metrics.json").write_text(json.dumps(
+        {"metrics": metrics, "values": t.values, "params": t.params}, indent=2) + "\n")
+    on_front = t.number in {b.number for b in study.best_trials}
+    return Exported(out, t.number, on_front, accuracy(model, data.test),
+                    metrics.get("test_accuracy"))
+
+
+def _build(spec_text: str, space: str, options: dict[str, Any], input_shape: tuple[int, ...],
+           num_classes: int) -> nn.Module:
+    name, spec = load_spec(spec_text)
+    if name != space:
+        raise FrontierError(f"spec.json: the spec is of space {name!r}, model.json says "
+                            f"{space!r}; re-export the trial")
+    return create_space(space, options).build(spec, tuple(input_shape), num_classes)
+
+
+def _program(model: nn.Module, data: TensorData) -> torch.export.ExportedProgram:
+    example = data.test.x[:2].cpu()
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    return torch.export.export(model.cpu(), (example,), dynamic_shapes=({0: batch},))
+
+
+def _file(model_dir: str | Path, name: str) -> Path:
+    path = Path(model_dir) / name
+    if not path.is_file():
+        raise FrontierError(f"{path}: missing; a model folder written by `frontier export` "
+                            f"holds {', '.join(FILES)}")
+    return path
+
+
+def load(model_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """The exported model, rebuilt from ``spec.json`` + ``model.json`` with the weights of
+    ``state_dict.pt`` (``weights_only=True``), in eval mode."""
+    meta = json.loads(_file(model_dir, "model.json").read_text())
+    model = _build(_file(model_dir, "spec.json").read_text(), meta["space"],
+                   meta.get("space_options", {}), tuple(meta["input_shape"]),
+                   int(meta["num_classes"]))
+    state = torch.load(_file(model_dir, "state_dict.pt"), map_location=device, weights_only=True)
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def load_program(model_dir: str | Path) -> torch.export.ExportedProgram:
+    """The ``torch.export`` program of an exported model (call ``.module()`` to run it)."""
+    return torch.export.load(_file(model_dir, "program.pt2"))
+
+
+def dataset_of(model_dir: str | Path) -> DataConfig:
+    """The dataset (and split) the exported model was trained and measured on."""
+    meta = json.loads(_file(model_dir, "model.json").read_text())
+    return DataConfig(**meta["dataset"])

@@ -1,0 +1,19 @@
+"""Write everything a finished (or interrupted) study offers: tables and the Pareto plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+
+from search.pareto import write_tables
+from search.plots import pareto_figure, write_html
+
+__all__ = ["write_outputs"]
+
+
+def write_outputs(study: optuna.Study, out_dir: str | Path) -> dict[str, Path]:
+    """``pareto.csv``, ``pareto.json``, ``trials.csv`` and ``pareto.html`` in ``out_dir``."""
+    paths = write_tables(study, out_dir)
+    paths["pareto_html"] = write_html(pareto_figure(study), Path(out_dir) / "pareto.html")
+    return paths

@@ -1,0 +1,148 @@
+"""The Optuna objective: sample a Spec, evaluate it, store every metric on the trial."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import optuna
+import torch
+from torch import nn
+
+from objectives.classification import evaluate, project_compressed
+from objectives.data import TensorData
+from objectives.distill import load_teacher, teacher_logits
+from objectives.metrics import accuracy, macs
+from objectives.transfer import load_matching
+from search.config import StudyConfig
+from search.early_stop import CURVE_ATTR, ParetoStopper, checkpoint_epochs
+from search.reaper import WORKER_ATTR, worker_id
+from search.weights import save_weights
+from spaces.registry import Space, spec_json
+from spaces.spec import Spec
+
+__all__ = ["FAIL_REASON", "METRICS_ATTR", "SPEC_ATTR", "STOP_REASON", "TEACHER_ATTR",
+           "TRANSFER_ATTR", "Objective"]
+
+SPEC_ATTR = "spec"
+TEACHER_ATTR = "teacher"
+TRANSFER_ATTR = "transfer"
+FAIL_REASON = "fail_reason"
+STOP_REASON = "stop_reason"
+METRICS_ATTR = "metrics"
+
+
+#: Progress hook: (trial number, phase, epoch, epochs done, epochs in total).
+EpochProgress = Callable[[int, str, int, int, int], None]
+
+
+class _Monitor:
+    """Reports epochs, records validation accuracy at checkpoints and applies the early-stopping
+    rule."""
+
+    def __init__(self, cfg: StudyConfig, spec: Spec, data: TensorData,
+                 stopper: ParetoStopper | None, trial: int, progress: EpochProgress | None
+                 ) -> None:
+        self.cfg, self.spec, self.data, self.stopper = cfg, spec, data, stopper
+        self.trial, self.progress = trial, progress
+        b = cfg.budget
+        self.total = (b.epochs + (b.finetune_epochs if spec.compress.max_ratio > 0 else 0)
+                      + (b.qat_epochs if spec.compress.quantized else 0))
+        self.done = 0
+        self.train_points = checkpoint_epochs(b.epochs, cfg.early_stopping.eval_every)
+        self.curve: dict[str, float] = {}
+        self.stop_reason: str | None = None
+
+    def __call__(self, phase: str, epoch: int, model: nn.Module) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.trial, phase, epoch, self.done, self.total)
+        if not self.cfg.early_stopping.record_curves:
+            return
+        at_end_of_prune = phase == "prune" and epoch == self.cfg.budget.finetune_epochs
+        if not ((phase == "train" and epoch in self.train_points) or at_end_of_prune):
+            return
+        point = f"{phase}:{epoch}"
+        acc = accuracy(model, self.data.val)
+        self.curve[point] = acc
+        if self.stopper is None:
+            return
+        projected = project_compressed(model, self.spec, pruned=phase != "train")
+        projected["macs"] = float(macs(model, self.data.input_shape))
+        reason = self.stopper.check(point, acc, projected)
+        if reason is not None:
+            self.stop_reason = reason
+            raise optuna.TrialPruned(reason)
+
+
+class Objective:
+    """Callable objective for ``study.optimize``; returns the configured objective values."""
+
+    def __init__(self, cfg: StudyConfig, space: Space, data: TensorData,
+                 progress: EpochProgress | None = None) -> None:
+        self.cfg = cfg
+        self.space = space
+        self.data = data
+        self.progress = progress
+        self._teacher: torch.Tensor | None = None
+        self._teacher_info: dict[str, object] = {}
+
+    def _teacher_logits(self) -> torch.Tensor | None:
+        """Logits of the study's teacher on the train split: loaded (or trained and cached)
+        on first use, then kept for every later trial of this process."""
+        if not self.cfg.distill.teacher:
+            return None
+        if self._teacher is None:
+            teacher = load_teacher(self.cfg.distill, self.data,
+                                   split_seed=self.cfg.dataset.split_seed, seed=self.cfg.seed,
+                                   batch_size=self.cfg.budget.batch_size)
+            self._teacher = teacher_logits(teacher.model, self.data.train.x)
+            self._teacher_info = {"name": self.cfg.distill.teacher, "file": str(teacher.path),
+                                  "trained": teacher.trained, "seconds": teacher.seconds}
+        return self._teacher
+
+    def _stopper(self, trial: optuna.Trial) -> ParetoStopper | None:
+        if not self.cfg.early_stopping.enabled:
+            return None
+        finished = trial.study.get_trials(deepcopy=False,
+                                          states=(optuna.trial.TrialState.COMPLETE,))
+        return ParetoStopper(self.cfg.early_stopping, self.cfg.objectives, finished)
+
+    def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
+        trial.set_user_attr(WORKER_ATTR, worker_id())
+        spec = self.space.sample(trial)
+        trial.set_user_attr(SPEC_ATTR, spec_json(self.space, spec))
+        monitor = _Monitor(self.cfg, spec, self.data, self._stopper(trial), trial.number,
+                           self.progress)
+        transfer: dict[str, list[str]] = {}
+
+        def init(model: nn.Module) -> None:
+            loaded, skipped = load_matching(model, self.cfg.transfer.checkpoint)
+            transfer.update(loaded=loaded, skipped=skipped)
+
+        try:
+            logits = self._teacher_logits() if spec.train.kd_weight > 0 else None
+            if logits is not None:
+                trial.set_user_attr(TEACHER_ATTR, self._teacher_info)
+            measured, model = evaluate(self.space, spec, self.data, self.cfg.budget,
+                                       seed=self.cfg.seed + trial.number, on_epoch=monitor,
+                                       init=init if self.cfg.transfer.checkpoint else None,
+                                       teacher_logits=logits)
+            if transfer:
+                trial.set_user_attr(TRANSFER_ATTR, transfer)
+        except optuna.TrialPruned:
+            trial.set_user_attr(CURVE_ATTR, monitor.curve)
+            trial.set_user_attr(STOP_REASON, monitor.stop_reason)
+            raise
+        except Exception as err:
+            trial.set_user_attr(FAIL_REASON, f"{type(err).__name__}: {err}"[:500])
+            raise
+        metrics = measured.as_dict()
+        if self.cfg.early_stopping.record_curves:
+            monitor.curve["final"] = measured.val_accuracy
+            trial.set_user_attr(CURVE_ATTR, monitor.curve)
+        save_weights(trial, model, self.cfg.out_dir)
+        for key, value in self.cfg.constraints.violations(metrics).items():
+            trial.set_constraint(key, value)
+        # One storage write for all metrics keeps the per-trial overhead small.
+        trial.set_user_attr(METRICS_ATTR, metrics)
+        return tuple(float(metrics[name]) for name in self.cfg.objectives)

@@ -1,0 +1,133 @@
+"""The Pareto front (and all trials) as pandas tables, written as CSV and JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna._hypervolume import compute_hypervolume
+from optuna.trial import FrozenTrial, TrialState
+
+from search.objective import FAIL_REASON, METRICS_ATTR, SPEC_ATTR, STOP_REASON
+
+__all__ = [
+    "FRONT_COLUMNS",
+    "HV_REFERENCE",
+    "front_frame",
+    "front_trials",
+    "hypervolume",
+    "trials_frame",
+    "write_tables",
+]
+
+#: Reference point of the hypervolume in (1 − val accuracy, log10 size in bits).
+HV_REFERENCE = (0.9, 6.5)
+
+#: Leading columns of pareto.csv / pareto.json; ``param_<name>`` columns and ``spec`` follow.
+FRONT_COLUMNS = ["trial", "val_accuracy", "test_accuracy", "params", "size_bytes", "macs",
+                 "train_seconds"]
+
+
+def front_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """Feasible non-dominated COMPLETE trials (Optuna's ``best_trials``), fewest params first."""
+    return sorted(study.best_trials, key=lambda t: (t.user_attrs.get(METRICS_ATTR, {})
+                                                     .get("params", 0), t.number))
+
+
+def _param_columns(trials: list[FrozenTrial]) -> list[str]:
+    names: list[str] = []
+    for t in trials:
+        names.extend(n for n in t.params if n not in names)
+    return names
+
+
+def _row(t: FrozenTrial, params: list[str]) -> dict[str, Any]:
+    metrics = t.user_attrs.get(METRICS_ATTR, {})
+    row: dict[str, Any] = {"trial": t.number}
+    row.update({c: metrics.get(c) for c in FRONT_COLUMNS[1:]})
+    row.update({f"param_{p}": t.params.get(p) for p in params})
+    row["spec"] = t.user_attrs.get(SPEC_ATTR)
+    return row
+
+
+def front_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per Pareto trial with the documented schema."""
+    trials = front_trials(study)
+    params = _param_columns(trials)
+    columns = [*FRONT_COLUMNS, *(f"param_{p}" for p in params), "spec"]
+    return pd.DataFrame([_row(t, params) for t in trials], columns=columns)
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """Every trial with its state, metrics, parameters and (for failures) the reason."""
+    trials = study.get_trials(deepcopy=False)
+    params = _param_columns(trials)
+    front = {t.number for t in study.best_trials}
+    rows = []
+    for t in trials:
+        row = _row(t, params)
+        metrics = t.user_attrs.get(METRICS_ATTR, {})
+        extra = {k: v for k, v in metrics.items() if k not in FRONT_COLUMNS}
+        row = {"trial": t.number, "state": t.state.name, "on_front": t.number in front,
+               **{k: v for k, v in row.items() if k != "trial"}, **extra,
+               "reason": _reason(t),
+               "duration_s": t.duration.total_seconds() if t.duration else None}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _reason(t: FrozenTrial) -> str:
+    if FAIL_REASON in t.user_attrs:
+        return str(t.user_attrs[FAIL_REASON])
+    if STOP_REASON in t.user_attrs:
+        return f"stopped early at {t.user_attrs[STOP_REASON]}"
+    if t.state == TrialState.FAIL:
+        return "its worker stopped sending heartbeats (killed, crashed or hung)"
+    return ""
+
+
+def write_tables(study: optuna.Study, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``pareto.csv``, ``pareto.json`` and ``trials.csv`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    front = front_frame(study)
+    paths = {"pareto_csv": out / "pareto.csv", "pareto_json": out / "pareto.json",
+             "trials_csv": out / "trials.csv"}
+    front.to_csv(paths["pareto_csv"], index=False)
+    records = front.to_dict(orient="records")
+    for r in records:
+        r["spec"] = json.loads(r["spec"]) if r.get("spec") else None
+    paths["pareto_json"].write_text(json.dumps(records, indent=2, default=_plain) + "\n")
+    trials_frame(study).to_csv(paths["trials_csv"], index=False)
+    return paths
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON-able: {value!r}")
+
+
+def completed(study: optuna.Study) -> list[FrozenTrial]:
+    """COMPLETE trials of ``study``."""
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def hypervolume(trials: list[FrozenTrial], reference: tuple[float, float] = HV_REFERENCE) -> float:
+    """Hypervolume dominated by ``trials`` in (1 − val accuracy, log10 of size in bits), both
+    minimised, against ``reference``; computed by Optuna's own WFG implementation."""
+    points = []
+    for t in trials:
+        m = t.user_attrs.get(METRICS_ATTR)
+        if t.state == TrialState.COMPLETE and m and m.get("size_bytes", 0) > 0:
+            p = (1.0 - m["val_accuracy"], math.log10(8 * m["size_bytes"]))
+            if p[0] < reference[0] and p[1] < reference[1]:
+                points.append(p)
+    if not points:
+        return 0.0
+    return float(compute_hypervolume(np.asarray(points), np.asarray(reference)))

@@ -1,0 +1,132 @@
+"""How a running study reports itself: progress bars, nothing, or JSON lines for scripts.
+
+``bar``   a bar over the study's finished trials (front size, last state) and, below it, a bar
+          over the current trial's epochs; failures are printed above the bars (stderr).
+``quiet`` nothing while running.
+``jsonl`` one JSON object per line on stdout: ``start``, ``epoch``, ``trial`` and ``done``
+          events, for scripts and log collectors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, Protocol, TextIO
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+from tqdm import tqdm
+
+__all__ = ["LOG_MODES", "Reporter", "make_reporter"]
+
+LOG_MODES = ("bar", "quiet", "jsonl")
+
+
+class Reporter(Protocol):
+    """Receives the events of a run."""
+
+    def start(self, study: optuna.Study, finished: int, target: int) -> None: ...
+
+    def epoch(self, trial: int, phase: str, epoch: int, done: int, total: int) -> None: ...
+
+    def trial(self, study: optuna.Study, trial: FrozenTrial, finished: int) -> None: ...
+
+    def close(self, finished: int) -> None: ...
+
+
+class _Quiet:
+    def start(self, study: optuna.Study, finished: int, target: int) -> None:
+        pass
+
+    def epoch(self, trial: int, phase: str, epoch: int, done: int, total: int) -> None:
+        pass
+
+    def trial(self, study: optuna.Study, trial: FrozenTrial, finished: int) -> None:
+        pass
+
+    def close(self, finished: int) -> None:
+        pass
+
+
+def _reason(trial: FrozenTrial) -> str:
+    return str(trial.user_attrs.get("fail_reason") or trial.user_attrs.get("stop_reason") or "")
+
+
+class _Bars:
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.trials: tqdm[Any] | None = None
+        self.epochs: tqdm[Any] | None = None
+
+    def start(self, study: optuna.Study, finished: int, target: int) -> None:
+        self.target = target
+        self.trials = tqdm(total=target, initial=finished, unit="trial", desc=study.study_name,
+                           file=self.stream, dynamic_ncols=True, position=0)
+
+    def epoch(self, trial: int, phase: str, epoch: int, done: int, total: int) -> None:
+        if self.epochs is None:
+            self.epochs = tqdm(total=total, unit="epoch", file=self.stream, leave=False,
+                               dynamic_ncols=True, position=1)
+        self.epochs.set_description(f"trial {trial} {phase}", refresh=False)
+        self.epochs.total = total
+        self.epochs.n = done
+        self.epochs.refresh()
+
+    def trial(self, study: optuna.Study, trial: FrozenTrial, finished: int) -> None:
+        if self.epochs is not None:
+            self.epochs.close()
+            self.epochs = None
+        assert self.trials is not None
+        if trial.state != TrialState.COMPLETE:
+            self.trials.write(f"trial {trial.number} {trial.state.name.lower()}: "
+                              f"{_reason(trial)}")
+        self.trials.n = min(self.target, finished)
+        self.trials.set_postfix(front=len(study.best_trials), last=trial.state.name.lower(),
+                                refresh=False)
+        self.trials.refresh()
+
+    def close(self, finished: int) -> None:
+        if self.epochs is not None:
+            self.epochs.close()
+        if self.trials is not None:
+            self.trials.n = min(self.target, finished)
+            self.trials.close()
+
+
+class _JsonLines:
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        record = {"event": event, "time": round(time.time(), 3), **fields}
+        self.stream.write(json.dumps(record, default=str) + "\n")
+        self.stream.flush()
+
+    def start(self, study: optuna.Study, finished: int, target: int) -> None:
+        self.study = study.study_name
+        self._emit("start", study=self.study, finished=finished, target=target)
+
+    def epoch(self, trial: int, phase: str, epoch: int, done: int, total: int) -> None:
+        self._emit("epoch", study=self.study, trial=trial, phase=phase, epoch=epoch,
+                   done=done, total=total)
+
+    def trial(self, study: optuna.Study, trial: FrozenTrial, finished: int) -> None:
+        self._emit("trial", study=self.study, trial=trial.number,
+                   state=trial.state.name.lower(), values=trial.values, params=trial.params,
+                   metrics=trial.user_attrs.get("metrics"), reason=_reason(trial) or None,
+                   finished=finished, front=len(study.best_trials))
+
+    def close(self, finished: int) -> None:
+        self._emit("done", study=self.study, finished=finished)
+
+
+def make_reporter(mode: str, stream: TextIO | None = None) -> Reporter:
+    """The reporter for ``mode`` (one of LOG_MODES)."""
+    if mode == "bar":
+        return _Bars(stream or sys.stderr)
+    if mode == "quiet":
+        return _Quiet()
+    if mode == "jsonl":
+        return _JsonLines(stream or sys.stdout)
+    raise ValueError(f"--log: unknown mode {mode!r}; choose from {LOG_MODES}")

@@ -1,0 +1,136 @@
+"""The optimize loop: run a study until it holds ``n_trials`` finished trials.
+
+Before each trial the loop looks at the study: it stops at the target, and when the remaining
+trials are already running in other workers it waits instead of overshooting. Trials of dead
+local workers are failed and retried (``search.reaper``), heartbeat-stale trials of RDB storages
+are failed and retried by Optuna.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+
+import optuna
+import torch
+from optuna.storages import fail_stale_trials
+from optuna.trial import FrozenTrial, TrialState
+
+from objectives.data import load_dataset, resolve_device
+from search.config import StudyConfig
+from search.errors import FrontierError
+from search.objective import FAIL_REASON, Objective
+from search.progress import make_reporter
+from search.reaper import reap_dead_trials
+from spaces.registry import create_space
+
+__all__ = ["FINISHED", "count_finished", "run_study"]
+
+#: States that count towards ``n_trials``; failed trials are retried, not counted.
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+POLL_SECONDS = 1.0
+
+Callback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+def count_finished(study: optuna.Study) -> int:
+    """Number of trials in ``study`` that count towards its target."""
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+class _FailureGuard:
+    """Trips when ``limit`` trials in a row failed in this process."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.streak = 0
+        self.last_reason = ""
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if trial.state == TrialState.FAIL:
+            self.streak += 1
+            self.last_reason = str(trial.user_attrs.get(FAIL_REASON, "unknown error"))
+        else:
+            self.streak = 0
+
+    @property
+    def tripped(self) -> bool:
+        return self.streak >= self.limit
+
+
+def _next_step(study: optuna.Study, target: int) -> tuple[str, int]:
+    """``("done"|"wait"|"trial", finished)`` for this worker, after cleaning up dead trials."""
+    reap_dead_trials(study)
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.9
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        fail_stale_trials(study)  # Optuna's heartbeat check; a no-op without heartbeats
+    trials = study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING,
+                                                      TrialState.WAITING))
+    finished = sum(t.state in FINISHED for t in trials)
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    waiting = sum(t.state == TrialState.WAITING for t in trials)
+    if finished >= target:
+        return "done", finished
+    if finished + running >= target and not waiting:
+        return "wait", finished
+    return "trial", finished
+
+
+def run_study(
+    study: optuna.Study,
+    cfg: StudyConfig,
+    *,
+    n_trials: int | None = None,
+    progress: bool = True,
+    max_failures_in_a_row: int = 5,
+    callbacks: list[Callback] | None = None,
+    threads: int | None = None,
+    timeout: float | None = None,
+    log: str | None = None,
+) -> int:
+    """Optimize until ``study`` holds ``n_trials`` (default ``cfg.n_trials``) finished trials.
+
+    Never overshoots: with several workers, a worker whose remaining trials are all running
+    elsewhere waits for them. With ``timeout`` (seconds) no trial starts after that time, as in
+    ``study.optimize``. ``log`` is a mode of ``search.progress`` (default: ``bar``, or
+    ``quiet`` when ``progress`` is False). Returns the number of finished trials. Raises
+    FrontierError when ``max_failures_in_a_row`` trials of this process fail in a row.
+    """
+    deadline = time.monotonic() + timeout if timeout is not None else float("inf")
+    target = n_trials or cfg.n_trials
+    step, finished = _next_step(study, target)
+    if step == "done":
+        return finished
+    if threads:
+        torch.set_num_threads(threads)
+    try:  # unreadable files or a dataset too big for the GPU: one line, not a traceback
+        data = load_dataset(cfg.dataset, resolve_device(cfg.device))
+    except ValueError as err:
+        raise FrontierError(str(err)) from None
+    reporter = make_reporter(log or ("bar" if progress else "quiet"))
+    objective = Objective(cfg, create_space(cfg.space.name, cfg.space.options), data,
+                          progress=reporter.epoch)
+    guard = _FailureGuard(max_failures_in_a_row)
+    reporter.start(study, finished, target)
+    last: list[FrozenTrial] = []
+    keep_last: Callback = lambda _, trial: last.append(trial)  # noqa: E731
+    try:
+        while True:
+            step, finished = _next_step(study, target)
+            if last:
+                reporter.trial(study, last.pop(), finished)
+            if step == "done" or time.monotonic() >= deadline:
+                return finished
+            if step == "wait":
+                time.sleep(POLL_SECONDS)
+                continue
+            study.optimize(objective, n_trials=1, catch=(Exception,),
+                           callbacks=[guard, keep_last, *(callbacks or [])])
+            if guard.tripped:
+                raise FrontierError(
+                    f"study {study.study_name!r}: {guard.streak} trials failed in a row; "
+                    f"last reason: {guard.last_reason}"
+                )
+    finally:
+        reporter.close(finished)

@@ -1,0 +1,97 @@
+"""Create or load a study in a storage, and keep its stored config consistent on resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+
+from search.config import StudyConfig
+from search.errors import FrontierError
+from search.samplers import make_sampler
+from search.storage import DEFAULT_STORAGE, open_storage, redact
+
+__all__ = ["CONFIG_ATTR", "create_or_load", "load_existing", "study_names"]
+
+CONFIG_ATTR = "frontier_config"
+#: Parts of a stored config that must match when the study is continued.
+_FIXED = ("space", "dataset", "budget")
+
+
+def _sampler(cfg: StudyConfig) -> optuna.samplers.BaseSampler:
+    return make_sampler(cfg.sampler.name, cfg.sampler.seed, cfg.sampler.population_size)
+
+
+def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
+    """Names of the studies held by ``storage``."""
+    return [s.study_name for s in storage.get_all_studies()]
+
+
+def create_or_load(cfg: StudyConfig, storage_url: str | None = None) -> optuna.Study:
+    """Create ``cfg.name`` in the storage, or load it when it exists and its config agrees."""
+    url = storage_url or cfg.storage or DEFAULT_STORAGE
+    storage = open_storage(url)
+    if cfg.name in study_names(storage):
+        study = optuna.load_study(study_name=cfg.name, storage=storage, sampler=_sampler(cfg))
+        _check_same(cfg, study, url)
+        return study
+    study = optuna.create_study(study_name=cfg.name, storage=storage, sampler=_sampler(cfg),
+                                directions=list(cfg.directions),  # type: ignore[arg-type]
+                                load_if_exists=True)
+    if CONFIG_ATTR not in study.user_attrs:
+        study.set_user_attr(CONFIG_ATTR, cfg.to_dict())
+    else:
+        _check_same(cfg, study, url)
+    return study
+
+
+def load_existing(storage_url: str, name: str) -> tuple[optuna.Study, StudyConfig]:
+    """Load a study that must already exist, with the config stored on it."""
+    storage = open_storage(storage_url, create=False)
+    if name not in study_names(storage):
+        raise FrontierError(f"study: no study named {name!r} in {redact(storage_url)}; "
+                            f"`frontier ls --storage URL` lists the studies there")
+    plain = optuna.load_study(study_name=name, storage=storage)
+    cfg = stored_config(plain)
+    study = optuna.load_study(study_name=name, storage=storage, sampler=_sampler(cfg))
+    return study, cfg
+
+
+def stored_config(study: optuna.Study) -> StudyConfig:
+    """The StudyConfig stored on ``study`` when it was created."""
+    data: dict[str, Any] | None = study.user_attrs.get(CONFIG_ATTR)
+    if data is None:
+        raise FrontierError(f"study: {study.study_name!r} was not created by Frontier (it has "
+                            "no stored config); use `frontier run CONFIG.toml` for a new study")
+    return StudyConfig.from_dict(data, source=f"stored config of {study.study_name!r}")
+
+
+def _check_same(cfg: StudyConfig, study: optuna.Study, url: str) -> None:
+    stored = study.user_attrs.get(CONFIG_ATTR)
+    directions = [d.name.lower() for d in study.directions]
+    if directions != cfg.directions or (
+        stored and stored["study"]["objectives"] != list(cfg.objectives)
+    ):
+        have = stored["study"]["objectives"] if stored else directions
+        raise FrontierError(
+            f"study.objectives: study {cfg.name!r} in {redact(url)} was created with "
+            f"objectives {have}, not {list(cfg.objectives)}; use the stored objectives or a "
+            "new study name"
+        )
+    if stored is None:
+        return
+    mine = cfg.to_dict()
+    # Options added to a section after a study was stored take their defaults, so such a study
+    # still continues unchanged.
+    defaults = StudyConfig(name=cfg.name).to_dict()
+    for section in _FIXED:
+        old = {**defaults[section], **stored[section]} if section != "space" else stored[section]
+        if old != mine[section]:
+            key = next((k for k in sorted(set(old) | set(mine[section]))
+                        if old.get(k) != mine[section].get(k)), section)
+            raise FrontierError(
+                f"{section}.{key}: study {cfg.name!r} in {redact(url)} was created with "
+                f"{section}.{key} = {old.get(key)!r}, not "
+                f"{mine[section].get(key)!r}; continue it unchanged (`frontier resume`) or use "
+                "a new study name"
+            )

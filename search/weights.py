@@ -1,0 +1,52 @@
+"""Each complete trial keeps its compressed weights in Optuna's file-system artifact store.
+
+The store lives in ``<output_dir>/artifacts`` (share that folder, or point several machines at
+the same path, when workers run elsewhere); the artifact id is recorded on the trial by Optuna.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import optuna
+import torch
+from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
+from torch import nn
+
+__all__ = ["WEIGHTS_ATTR", "artifact_store", "load_state_dict", "save_weights"]
+
+WEIGHTS_ATTR = "weights_artifact"
+
+
+def artifact_store(out_dir: str | Path) -> FileSystemArtifactStore:
+    """The artifact store of a study whose outputs go to ``out_dir``."""
+    base = Path(out_dir) / "artifacts"
+    base.mkdir(parents=True, exist_ok=True)
+    return FileSystemArtifactStore(str(base))
+
+
+def save_weights(trial: optuna.Trial, model: nn.Module, out_dir: str | Path) -> str:
+    """Upload ``model``'s state dict as an artifact of ``trial``; returns the artifact id."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"trial_{trial.number}.pt"
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
+        artifact_id = upload_artifact(artifact_store=artifact_store(out_dir), file_path=str(path),
+                                      study_or_trial=trial)
+    trial.set_user_attr(WEIGHTS_ATTR, artifact_id)
+    return artifact_id
+
+
+def load_state_dict(trial: optuna.trial.FrozenTrial, out_dir: str | Path
+                    ) -> dict[str, torch.Tensor]:
+    """The stored state dict of ``trial`` (loaded with ``weights_only=True``)."""
+    artifact_id = trial.user_attrs.get(WEIGHTS_ATTR)
+    if artifact_id is None:
+        raise ValueError(f"trial {trial.number}: no stored weights (only complete trials "
+                         "keep theirs)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "weights.pt"
+        download_artifact(artifact_store=artifact_store(out_dir), file_path=str(path),
+                          artifact_id=str(artifact_id))
+        state: dict[str, torch.Tensor] = torch.load(path, weights_only=True)
+    return state

@@ -1,0 +1,43 @@
+"""What can be searched: ``sample(trial) -> Spec`` and ``build(spec, ...) -> nn.Module``."""
+
+from spaces import cnn as _cnn  # noqa: F401  (registers "cnn")
+from spaces import mlp as _mlp  # noqa: F401  (registers "mlp")
+from spaces import mobilenet as _mobilenet  # noqa: F401  (registers "mobilenet")
+from spaces import resnet as _resnet  # noqa: F401  (registers "resnet")
+from spaces.channels import ChannelGroup, HasChannelGroups
+from spaces.cnn import CNNSpace, CNNSpec, ConvNet
+from spaces.domain import Choice, Range, parse_domain, suggest
+from spaces.mlp import MLPSpace, MLPSpec
+from spaces.mobilenet import MobileNetSpace, MobileNetSpec
+from spaces.registry import SPACES, Space, create_space, load_spec, register_space, spec_json
+from spaces.resnet import ResNetSpace, ResNetSpec
+from spaces.spec import CompressSpec, Spec, TrainSpec, spec_from_dict, spec_to_dict
+
+__all__ = [
+    "SPACES",
+    "CNNSpace",
+    "CNNSpec",
+    "ChannelGroup",
+    "Choice",
+    "CompressSpec",
+    "ConvNet",
+    "HasChannelGroups",
+    "MLPSpace",
+    "MLPSpec",
+    "MobileNetSpace",
+    "MobileNetSpec",
+    "Range",
+    "ResNetSpace",
+    "ResNetSpec",
+    "Space",
+    "Spec",
+    "TrainSpec",
+    "create_space",
+    "load_spec",
+    "parse_domain",
+    "register_space",
+    "spec_from_dict",
+    "spec_json",
+    "spec_to_dict",
+    "suggest",
+]

@@ -1,0 +1,88 @@
+"""A multilayer perceptron space for flat (or flattened) inputs.
+
+``depth`` hidden layers (0 is a linear classifier), each with its own ``width_i``; ``width_2``
+is suggested only when ``depth >= 3``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from torch import nn
+
+from spaces.domain import Choice, Domain, parse_domain, suggest
+from spaces.knobs import Knobs
+from spaces.options import int_choices, non_negative_int, reject_unknown
+from spaces.registry import register_space
+from spaces.spec import CompressSpec, TrainSpec
+
+__all__ = ["MLPSpace", "MLPSpec"]
+
+_OPTIONS = ("min_depth", "max_depth", "widths", "batch_norm")
+
+
+@dataclass(frozen=True)
+class MLPSpec:
+    """One MLP candidate: hidden widths (one per hidden layer), batch norm and knobs."""
+
+    widths: tuple[int, ...]
+    batch_norm: bool = False
+    compress: CompressSpec = field(default_factory=CompressSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+
+    @property
+    def depth(self) -> int:
+        """Number of hidden layers."""
+        return len(self.widths)
+
+
+@register_space("mlp")
+class MLPSpace:
+    """Flatten → (Linear → (BN) → ReLU) × depth → Linear; works on any input shape."""
+
+    name: str = "mlp"
+    spec_type: type = MLPSpec
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        opts = dict(options or {})
+        self.knobs = Knobs.from_options(opts)
+        self.knobs.require("mlp", structured=False, per_layer_prune=False, per_layer_bits=False)
+        reject_unknown("mlp", opts, _OPTIONS)
+        self.min_depth = non_negative_int("min_depth", opts.get("min_depth", 1), minimum=0)
+        self.max_depth = non_negative_int("max_depth", opts.get("max_depth", 3), minimum=0)
+        if self.min_depth > self.max_depth:
+            raise ValueError(
+                f"space.min_depth: {self.min_depth} exceeds space.max_depth {self.max_depth}"
+            )
+        self.widths: Choice = int_choices("widths", opts.get("widths", [32, 64, 128, 256]))
+        self.batch_norm: Domain = parse_domain(
+            "space.batch_norm", opts.get("batch_norm", [False]), kind=bool
+        )
+
+    def sample(self, trial: optuna.Trial) -> MLPSpec:
+        """Draw an MLPSpec; the only place this space calls ``trial.suggest_*``."""
+        if self.min_depth == self.max_depth:
+            depth = self.min_depth
+        else:
+            depth = trial.suggest_int("depth", self.min_depth, self.max_depth)
+        widths = tuple(int(suggest(trial, f"width_{i}", self.widths)) for i in range(depth))
+        batch_norm = bool(suggest(trial, "batch_norm", self.batch_norm))
+        compress, train = self.knobs.sample(trial)
+        return MLPSpec(widths, batch_norm, compress, train)
+
+    def build(self, spec: MLPSpec, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+        """Build the module for ``spec``; any ``input_shape`` is flattened."""
+        features = math.prod(input_shape)
+        layers: list[nn.Module] = [nn.Flatten()]
+        for width in spec.widths:
+            layers.append(nn.Linear(features, width, bias=not spec.batch_norm))
+            if spec.batch_norm:
+                layers.append(nn.BatchNorm1d(width))
+            layers.append(nn.ReLU(inplace=True))
+            features = width
+        layers.append(nn.Linear(features, num_classes))
+        return nn.Sequential(*layers)

@@ -1,0 +1,153 @@
+"""A MobileNetV2-style space: stages of inverted residual blocks (1×1 expansion, 3×3 depthwise,
+linear 1×1 projection) under one width multiplier and one expansion ratio.
+
+Stage widths are ``base_widths`` × ``width_multiplier`` rounded to a multiple of ``divisor`` (as
+in MobileNetV2). The number of blocks of stage i is ``depth_i``, suggested only when
+``stages > i``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from torch import nn
+
+from spaces.blocks import Backbone, ConvBN, InvertedResidual, out_size, usable_stride
+from spaces.domain import Choice, Domain, suggest
+from spaces.knobs import Knobs
+from spaces.options import (
+    float_domain,
+    int_choices,
+    int_list,
+    non_negative_int,
+    reject_unknown,
+    stride_pattern,
+)
+from spaces.registry import register_space
+from spaces.spec import CompressSpec, TrainSpec
+
+__all__ = ["MobileNetSpace", "MobileNetSpec", "make_divisible"]
+
+_OPTIONS = ("min_stages", "max_stages", "depths", "base_widths", "width_multiplier",
+            "expansion", "strides", "stem_width", "stem_stride", "head_width", "divisor")
+
+
+@dataclass(frozen=True)
+class MobileNetSpec:
+    """One MobileNetV2-style candidate; widths are final channel counts (multiplier applied)."""
+
+    widths: tuple[int, ...]
+    depths: tuple[int, ...]
+    strides: tuple[int, ...]
+    expansion: int = 6
+    stem_width: int = 16
+    stem_stride: int = 1
+    head_width: int = 0
+    compress: CompressSpec = field(default_factory=CompressSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+
+    @property
+    def stages(self) -> int:
+        """Number of stages."""
+        return len(self.widths)
+
+
+def make_divisible(value: float, divisor: int) -> int:
+    """``value`` rounded to a multiple of ``divisor``, never below ``divisor`` nor 90 % of
+    ``value`` (MobileNetV2's rule)."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+@register_space("mobilenet")
+class MobileNetSpace:
+    """ConvBN stem → stages of InvertedResiduals → optional 1×1 head ConvBN → global average
+    pool → linear classifier. Works for any input size and class count."""
+
+    name: str = "mobilenet"
+    spec_type: type = MobileNetSpec
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        opts = dict(options or {})
+        self.knobs = Knobs.from_options(opts)
+        self.knobs.require("mobilenet", structured=False, per_layer_prune=False,
+                           per_layer_bits=False)
+        reject_unknown("mobilenet", opts, _OPTIONS)
+        self.min_stages = non_negative_int("min_stages", opts.get("min_stages", 3))
+        self.max_stages = non_negative_int("max_stages", opts.get("max_stages", 5))
+        if self.min_stages > self.max_stages:
+            raise ValueError(f"space.min_stages: {self.min_stages} exceeds space.max_stages "
+                             f"{self.max_stages}")
+        self.depths: Choice = int_choices("depths", opts.get("depths", [1, 2, 3]))
+        self.base_widths = int_list("base_widths",
+                                    opts.get("base_widths", [16, 24, 32, 64, 96, 160]))
+        self.strides = stride_pattern("strides", opts.get("strides", [1, 2, 2, 2, 1, 2]))
+        for option, have in (("base_widths", len(self.base_widths)),
+                             ("strides", len(self.strides))):
+            if have < self.max_stages:
+                raise ValueError(f"space.{option}: has {have} entries but space.max_stages is "
+                                 f"{self.max_stages}; give one per stage")
+        self.multiplier: Domain = float_domain(
+            "width_multiplier", opts.get("width_multiplier", [0.25, 0.5, 0.75, 1.0]))
+        self.expansion: Choice = int_choices("expansion", opts.get("expansion", [2, 4, 6]))
+        self.stem_stride: Choice = int_choices("stem_stride", opts.get("stem_stride", [1]))
+        if any(v not in (1, 2) for v in self.stem_stride.values):
+            raise ValueError("space.stem_stride: use 1 or 2 (or a list of them)")
+        self.stem_width = non_negative_int("stem_width", opts.get("stem_width", 16))
+        self.head_width = non_negative_int("head_width", opts.get("head_width", 0), minimum=0)
+        self.divisor = non_negative_int("divisor", opts.get("divisor", 8))
+
+    def sample(self, trial: optuna.Trial) -> MobileNetSpec:
+        """Draw a MobileNetSpec; the only place this space calls ``trial.suggest_*``."""
+        if self.min_stages == self.max_stages:
+            stages = self.min_stages
+        else:
+            stages = trial.suggest_int("stages", self.min_stages, self.max_stages)
+        depths = tuple(int(suggest(trial, f"depth_{i}", self.depths)) for i in range(stages))
+        strides = tuple(int(suggest(trial, f"stride_{i}", self.strides[i]))
+                        for i in range(stages))
+        m = float(suggest(trial, "width_multiplier", self.multiplier))
+        expansion = int(suggest(trial, "expansion", self.expansion))
+        stem_stride = int(suggest(trial, "stem_stride", self.stem_stride))
+        compress, train = self.knobs.sample(trial)
+        d = self.divisor
+        return MobileNetSpec(
+            widths=tuple(make_divisible(w * m, d) for w in self.base_widths[:stages]),
+            depths=depths,
+            strides=strides,
+            expansion=expansion,
+            stem_width=make_divisible(self.stem_width * m, d),
+            stem_stride=stem_stride,
+            head_width=make_divisible(self.head_width * max(1.0, m), d) if self.head_width else 0,
+            compress=compress,
+            train=train,
+        )
+
+    def build(self, spec: MobileNetSpec, input_shape: tuple[int, ...], num_classes: int
+              ) -> nn.Module:
+        """Build the module for ``spec``; input_shape is (channels, height, width)."""
+        if len(input_shape) != 3:
+            raise ValueError(f"mobilenet: input_shape must be (C, H, W), got {input_shape}")
+        if not len(spec.widths) == len(spec.depths) == len(spec.strides) >= 1:
+            raise ValueError(f"mobilenet: widths, depths and strides need one entry per stage, "
+                             f"got {spec.widths}, {spec.depths}, {spec.strides}")
+        channels, height, width = input_shape
+        s = usable_stride(spec.stem_stride, height, width)
+        stem = ConvBN(channels, spec.stem_width, 3, s, act="relu6")
+        height, width = out_size(height, s), out_size(width, s)
+        cin = spec.stem_width
+        stages = []
+        for cout, depth, stride in zip(spec.widths, spec.depths, spec.strides, strict=True):
+            s = usable_stride(stride, height, width)
+            height, width = out_size(height, s), out_size(width, s)
+            blocks = [InvertedResidual(cin, cout, s, spec.expansion)]
+            blocks += [InvertedResidual(cout, cout, 1, spec.expansion) for _ in range(depth - 1)]
+            stages.append(nn.Sequential(*blocks))
+            cin = cout
+        head: nn.Module = nn.Identity()
+        if spec.head_width:
+            head, cin = ConvBN(cin, spec.head_width, 1, act="relu6"), spec.head_width
+        return Backbone(stem, nn.Sequential(*stages), head, cin, num_classes)

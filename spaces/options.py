@@ -1,0 +1,77 @@
+"""Option parsing shared by the spaces: each helper raises ValueError naming ``space.<option>``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from spaces.domain import Choice, Domain, parse_domain
+from spaces.knobs import KNOB_NAMES
+
+__all__ = [
+    "float_domain",
+    "int_choices",
+    "int_list",
+    "non_negative_int",
+    "reject_unknown",
+    "stride_pattern",
+]
+
+
+def reject_unknown(space: str, options: dict[str, Any], known: Iterable[str]) -> None:
+    """Raise for the first option of ``options`` that is neither in ``known`` nor a knob."""
+    known = tuple(known)
+    unknown = set(options) - set(known)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ValueError(f"space.{key}: unknown option for space '{space}'; known options: "
+                         f"{sorted((*known, *KNOB_NAMES))}")
+
+
+def non_negative_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an integer ``>= minimum``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"space.{name}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def int_choices(name: str, raw: Any, minimum: int = 1) -> Choice:
+    """A list (or single value) of integers ``>= minimum`` to choose from."""
+    domain = parse_domain(f"space.{name}", raw, kind=int)
+    if not isinstance(domain, Choice):
+        raise ValueError(f"space.{name}: give a list of integers, not a range")
+    bad = [v for v in domain.values if v < minimum]
+    if bad:
+        raise ValueError(f"space.{name}: values must be >= {minimum}, got {bad[0]}")
+    return domain
+
+
+def float_domain(name: str, raw: Any) -> Domain:
+    """A positive float domain: a fixed number, a list of numbers or a ``{low, high}`` range."""
+    domain = parse_domain(f"space.{name}", raw, kind=float)
+    values = domain.values if isinstance(domain, Choice) else (domain.low, domain.high)
+    bad = [v for v in values if not v > 0]
+    if bad:
+        raise ValueError(f"space.{name}: values must be > 0, got {bad[0]}")
+    return domain
+
+
+def int_list(name: str, raw: Any, minimum: int = 1) -> tuple[int, ...]:
+    """A non-empty list of integers ``>= minimum`` (a per-stage setting, not a choice)."""
+    if not isinstance(raw, list | tuple) or not raw:
+        raise ValueError(f"space.{name}: expected a non-empty list of integers, got {raw!r}")
+    return tuple(non_negative_int(name, v, minimum) for v in raw)
+
+
+def stride_pattern(name: str, raw: Any) -> tuple[Choice, ...]:
+    """A per-stage stride list; each element is 1, 2 or a list of them to search, e.g.
+    ``[1, 2, [1, 2]]``."""
+    if not isinstance(raw, list | tuple) or not raw:
+        raise ValueError(f"space.{name}: expected a non-empty list with one stride per stage, "
+                         f"got {raw!r}")
+    pattern = tuple(int_choices(name, v) for v in raw)
+    for choice in pattern:
+        bad = [v for v in choice.values if v not in (1, 2)]
+        if bad:
+            raise ValueError(f"space.{name}: strides must be 1 or 2, got {bad[0]}")
+    return pattern

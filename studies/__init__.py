@@ -1,0 +1,1 @@
+"""Runnable studies: TOML files and the scripts that launch them."""

@@ -1,0 +1,144 @@
+"""End-to-end: the CLI in subprocesses, as a user runs it."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from tests.conftest import ENV, tiny_toml
+
+DB = "sqlite:///runs/frontier.db"
+
+
+def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "search", *args], cwd=cwd, env=ENV,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_run_ls_pareto_plot(tmp_path: Path) -> None:
+    (tmp_path / "s.toml").write_text(tiny_toml("cli", n_trials=4))
+    res = cli("run", "s.toml", "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "runs" / "cli"
+    for name in ("pareto.csv", "pareto.json", "trials.csv", "pareto.html"):
+        assert (out / name).stat().st_size > 0
+    assert "Traceback" not in res.stderr
+    ls = cli("ls", cwd=tmp_path)
+    assert ls.returncode == 0
+    row = ls.stdout.splitlines()[1].split()
+    front = len(pd.read_csv(out / "pareto.csv"))
+    assert row[0] == "cli" and row[2] == "4" and row[-1] == str(front)
+    (out / "pareto.csv").unlink()
+    res = cli("pareto", "--study", "cli", "--out", "again", cwd=tmp_path)
+    assert res.returncode == 0 and (tmp_path / "again" / "pareto.csv").exists()
+    assert "val_accuracy" in res.stdout
+    res = cli("plot", "--study", "cli", "--out", "p.html", cwd=tmp_path)
+    assert res.returncode == 0 and (tmp_path / "p.html").stat().st_size > 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("run", "missing.toml"), "missing.toml: no such config file"),
+        (("run", "bad.toml"), "budget.epochs: 0 must be >= 1"),
+        (("resume", "--study", "nope"), "does not exist"),
+        (("pareto", "--storage", "x.db", "--study", "nope"), "does not exist"),
+        (("run", "good.toml", "--n-trials", "0"), "--n-trials: 0 must be >= 1"),
+        (("ls", "--storage", "postgresql://u:hunter2@127.0.0.1:1/db"), "cannot open"),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path: Path, args: tuple[str, ...],
+                                                   message: str) -> None:
+    (tmp_path / "bad.toml").write_text(tiny_toml().replace("epochs = 2", "epochs = 0"))
+    (tmp_path / "good.toml").write_text(tiny_toml())
+    before = sorted(p.name for p in tmp_path.iterdir())
+    res = cli(*args, cwd=tmp_path)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], res.stderr
+    assert "hunter2" not in res.stderr + res.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def _count(db: Path, state: str) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db) as con:
+            return int(con.execute("select count(*) from trials where state=?", (state,))
+                       .fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _finished(db: Path) -> int:
+    return _count(db, "COMPLETE")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupt_then_resume_reaches_exactly_n(tmp_path: Path, sig: signal.Signals) -> None:
+    (tmp_path / "s.toml").write_text(tiny_toml("kill", n_trials=6, epochs=12))
+    proc = subprocess.Popen([sys.executable, "-m", "search", "run", "s.toml", "--quiet"],
+                            cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    db = tmp_path / "runs" / "frontier.db"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if _finished(db) >= 2 and _count(db, "RUNNING") == 1:
+            time.sleep(0.1)  # well inside the trial (each takes ~0.5 s)
+            if _count(db, "RUNNING") == 1:
+                break
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    interrupted_at = _finished(db)
+    assert 2 <= interrupted_at < 6
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+        assert "frontier resume --storage sqlite:///runs/frontier.db --study kill" in err
+    res = cli("resume", "--study", "kill", "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    study = optuna.load_study(study_name="kill", storage=f"sqlite:///{db}")
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(complete) == 6
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) == len(set(numbers))
+    assert (tmp_path / "runs" / "kill" / "pareto.csv").exists()
+    if sig == signal.SIGKILL:  # the dead worker's trial is failed with a reason and retried
+        (dead,) = study.get_trials(states=(TrialState.FAIL,))
+        assert "died while running this trial" in dead.user_attrs["fail_reason"]
+        (retry,) = [t for t in complete if t.user_attrs.get("retry_of") == dead.number]
+        assert retry.params == dead.params
+
+
+def test_log_modes(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "s.toml").write_text(tiny_toml("logs", n_trials=2))
+    res = cli("run", "s.toml", "--log", "jsonl", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    events = [json.loads(line) for line in res.stdout.splitlines()]  # every line is JSON
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-2:] == ["done", "outputs"]
+    trials = [e for e in events if e["event"] == "trial"]
+    assert [e["trial"] for e in trials] == [0, 1]
+    assert all(e["state"] == "complete" and e["metrics"]["params"] > 0 for e in trials)
+    epochs = [e for e in events if e["event"] == "epoch" and e["trial"] == 0]
+    assert epochs[0]["done"] == 1 and epochs[-1]["done"] == epochs[-1]["total"] >= 2
+    assert {e["phase"] for e in epochs} >= {"train"}
+    assert "pareto_csv" in events[-1]["files"]
+
+    res = cli("run", "s.toml", "--n-trials", "3", "--quiet", cwd=tmp_path)
+    assert res.returncode == 0 and res.stderr == ""
+    res = cli("run", "s.toml", "--n-trials", "4", cwd=tmp_path)
+    assert res.returncode == 0
+    assert "trial 3 train" in res.stderr and "logs: 100%" in res.stderr  # epoch and trial bars

@@ -1,0 +1,61 @@
+from pathlib import Path
+
+import pytest
+
+from search.config import StudyConfig, load_config
+from search.errors import FrontierError
+
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
+
+
+def test_shipped_study_loads_and_round_trips() -> None:
+    cfg = load_config(STUDIES / "digits_cnn.toml")
+    assert cfg.name == "digits_cnn" and cfg.sampler.name == "nsga2"
+    assert cfg.directions == ["maximize", "minimize"]
+    assert StudyConfig.from_dict(cfg.to_dict()) == cfg
+    assert "storage" not in cfg.to_dict()["study"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[study\nname='x'", "not valid TOML"),
+        ("[study]\nn_trials = 3", "study.name is missing"),
+        ("[study]\nname='x'\ncolour='red'", "study.colour is not a known option"),
+        ("[study]\nname='x'\nn_trials='ten'", "study.n_trials must be an integer"),
+        ("[study]\nname='x'\nn_trials=0", "study.n_trials: 0 must be >= 1"),
+        ("[study]\nname='x'\n[budget]\nepochs=0", "budget.epochs: 0 must be >= 1"),
+        ("[study]\nname='x'\n[budget]\nepochs=1.5", "budget.epochs must be an integer"),
+        ("[study]\nname='x'\n[space]\nbits=[1,4]", "space.bits: 1 is out of range"),
+        ("[study]\nname='x'\n[space]\nprune_ratio=1.0", "space.prune_ratio: 1.0 is out"),
+        ("[study]\nname='x'\n[space]\nwidths=[]", "space.widths: the list of choices is empty"),
+        ("[study]\nname='x'\n[space]\nmax_depth=0", "space.max_depth: expected an integer >= 1"),
+        ("[study]\nname='x'\n[space]\nname='vit'", "space.name: unknown space 'vit'"),
+        ("[study]\nname='x'\n[dataset]\nname='imagenet'", "dataset.name: unknown dataset"),
+        ("[study]\nname='x'\n[dataset]\ndata_dir='/no/such/dir'", "dataset.data_dir"),
+        ("[study]\nname='x'\n[sampler]\nname='magic'", "sampler.name: unknown sampler"),
+        ("[study]\nname='x'\nobjectives=['test_accuracy','params']", "unknown objective"),
+        ("[study]\nname='x'\nobjectives=['params']", "at least two objectives"),
+        ("[study]\nname='x'\n[extra]\na=1", "unknown section [extra]"),
+        ("[study]\nname='bad name!'", "study.name"),
+        ("[study]\nname='x'\ndevice='tpu'", "study.device"),
+    ],
+)
+def test_bad_configs_name_the_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(FrontierError) as err:
+        load_config(path)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(FrontierError, match="no such config file"):
+        load_config("/no/such.toml")
+
+
+def test_built_in_python() -> None:
+    cfg = StudyConfig(name="py", n_trials=3, objectives=("val_accuracy", "size_bytes"))
+    assert cfg.directions == ["maximize", "minimize"]
+    assert cfg.out_dir == Path("runs/py")

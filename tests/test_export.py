@@ -1,0 +1,124 @@
+"""Export a trial's model and load it back, in a new process, without the study."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from search.cli import main
+from search.errors import FrontierError
+from search.export import FILES, load
+from tests.conftest import ENV, tiny_toml
+from tests.test_cli import cli
+
+#: Runs in a fresh interpreter: only the model folder, no study, no storage.
+RELOAD = """
+import json, sys, torch
+from objectives.data import load_dataset
+from objectives.metrics import accuracy
+from search.export import dataset_of, load, load_program
+
+folder = sys.argv[1]
+model = load(folder)
+test = load_dataset(dataset_of(folder)).test
+program = load_program(folder).module()
+with torch.no_grad():
+    logits, exported = model(test.x), program(test.x)
+    one = program(test.x[:1])
+print(json.dumps({"accuracy": accuracy(model, test), "n": len(test),
+                  "max_logit_diff": float((logits - exported).abs().max()),
+                  "program_accuracy": float((exported.argmax(1) == test.y).float().mean()),
+                  "batch_of_one": list(one.shape)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("export")
+    (root / "s.toml").write_text(tiny_toml("exp", n_trials=4))
+    res = cli("run", "s.toml", "--quiet", cwd=root)
+    assert res.returncode == 0, res.stderr
+    return root
+
+
+def _study(root: Path) -> optuna.Study:
+    return optuna.load_study(study_name="exp", storage=f"sqlite:///{root}/runs/frontier.db")
+
+
+def test_exported_front_trial_reloads_in_a_new_process(study_dir: Path) -> None:
+    study = _study(study_dir)
+    best = max(study.best_trials, key=lambda t: t.user_attrs["metrics"]["test_accuracy"])
+    res = cli("export", "--study", "exp", "--trial", str(best.number), "--out", "model",
+              cwd=study_dir)
+    assert res.returncode == 0, res.stderr
+    assert f"trial {best.number}, on the front" in res.stdout
+    folder = study_dir / "model"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
+    assert json.loads((folder / "spec.json").read_text()) == json.loads(best.user_attrs["spec"])
+    assert json.loads((folder / "metrics.json").read_text())["metrics"] == \
+        best.user_attrs["metrics"]
+
+    got = subprocess.run([sys.executable, "-c", RELOAD, str(folder)], cwd=study_dir / "..",
+                         env=ENV, capture_output=True, text=True, timeout=300)
+    assert got.returncode == 0, got.stderr
+    out = json.loads(got.stdout.strip().splitlines()[-1])
+    stored = best.user_attrs["metrics"]["test_accuracy"]
+    assert out["accuracy"] == pytest.approx(stored, abs=1e-6)
+    assert out["n"] == 360  # the digits test split: 20 % of 1,797
+    assert out["max_logit_diff"] < 1e-5
+    assert out["program_accuracy"] == pytest.approx(stored, abs=1e-6)
+    assert out["batch_of_one"] == [1, 10]
+    model = load(folder)  # the compressed weights: as many nonzeros as the trial measured
+    assert sum(int(torch.count_nonzero(p)) for p in model.parameters()) == \
+        best.user_attrs["metrics"]["params"]
+    assert not model.training
+
+
+def _bad_trials(root: Path) -> tuple[int, int]:
+    study = _study(root)
+    dist = {"prune_ratio": FloatDistribution(0.0, 0.8)}
+    study.add_trial(create_trial(state=TrialState.FAIL, params={"prune_ratio": 0.5},
+                                 distributions=dist))
+    study.add_trial(create_trial(values=[0.5, 100.0], params={"prune_ratio": 0.5},
+                                 distributions=dist, user_attrs={"spec": "{}"}))
+    numbers = [t.number for t in _study(root).trials]
+    return numbers[-2], numbers[-1]
+
+
+@pytest.mark.parametrize("case", ["missing", "failed", "no_weights", "elsewhere"])
+def test_bad_exports_are_one_line_and_write_nothing(
+        study_dir: Path, tmp_path: Path, case: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(study_dir), str(root)], check=True)
+    failed, no_weights = _bad_trials(root)
+    trial, message = {
+        "missing": (99, "--trial: study 'exp' has no trial 99 (its trials are numbered 0 to"),
+        "failed": (failed, f"--trial: trial {failed} of 'exp' is FAIL; only COMPLETE trials "
+                           "keep their weights"),
+        "no_weights": (no_weights, f"--trial: trial {no_weights} of 'exp' has no stored weights"),
+        "elsewhere": (0, "weights: trial 0's weights are not in runs/exp/artifacts; run the "
+                         "command from the folder the study ran in"),
+    }[case]
+    monkeypatch.chdir(tmp_path if case == "elsewhere" else root)
+    storage = f"sqlite:///{root}/runs/frontier.db"
+    code = main(["export", "--storage", storage, "--study", "exp", "--trial", str(trial),
+                 "--out", "fresh"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and message in err[0], err
+    assert not (Path.cwd() / "fresh").exists()
+    assert case != "elsewhere" or not (tmp_path / "runs").exists()
+
+
+def test_load_names_the_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FrontierError, match=r"model\.json: missing; a model folder written by "):
+        load(tmp_path)

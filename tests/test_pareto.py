@@ -1,0 +1,41 @@
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from search.config import SamplerConfig, SpaceConfig, StudyConfig
+from search.exports import write_outputs
+from search.pareto import FRONT_COLUMNS, front_frame
+from search.run import run_study
+from search.study import create_or_load
+from tests.conftest import TINY
+
+
+def test_front_tables_and_plot(workdir: Path) -> None:
+    cfg = StudyConfig(name="p", n_trials=6, budget=TINY, sampler=SamplerConfig(population_size=4),
+                      space=SpaceConfig("cnn", {"max_depth": 2, "widths": [4, 8]}))
+    study = create_or_load(cfg)
+    run_study(study, cfg, progress=False)
+    paths = write_outputs(study, "out")
+    front = pd.read_csv(paths["pareto_csv"])
+    assert list(front.columns[: len(FRONT_COLUMNS)]) == FRONT_COLUMNS
+    assert front.columns[-1] == "spec"
+    assert all(c.startswith("param_") for c in front.columns[len(FRONT_COLUMNS):-1])
+    assert "param_depth" in front.columns and "param_width_0" in front.columns
+    # non-dominated in (val_accuracy max, params min), sorted by params
+    rows = list(zip(front.val_accuracy, front.params, strict=True))
+    for a in rows:
+        assert not any(b[0] >= a[0] and b[1] <= a[1] and b != a for b in rows)
+    assert front.params.is_monotonic_increasing
+    records = json.loads(paths["pareto_json"].read_text())
+    assert [r["trial"] for r in records] == list(front.trial)
+    assert records[0]["spec"]["space"] == "cnn"
+    trials = pd.read_csv(paths["trials_csv"])
+    assert len(trials) == 6 and set(trials.state) == {"COMPLETE"}
+    assert trials.on_front.sum() == len(front)
+    html = paths["pareto_html"].read_text()
+    assert "Pareto front" in html and '"type":"log"' in html.replace(" ", "")
+    assert re.search(r"<script[^>]*src=", html) is None  # self-contained: plotly.js inlined
+    assert len(html) > 1_000_000
+    assert len(front_frame(study)) == len(front)
