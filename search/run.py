@@ -1,7 +1,9 @@
 """The optimize loop: run a study until it holds ``n_trials`` finished trials.
 
 Before each trial the loop looks at the study: it stops at the target, and when the remaining
-trials are already running in other workers it waits instead of overshooting. Trials of dead
+trials are already running in other workers it waits instead of overshooting. Looking and
+starting the trial happen under the storage's claim lock (``search.claim``), so two workers
+never both take the last slot. Trials of dead
 local workers are failed and retried (``search.reaper``), heartbeat-stale trials of RDB storages
 are failed and retried by Optuna.
 """
@@ -18,6 +20,7 @@ from optuna.storages import fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
 from objectives.data import load_dataset, resolve_device
+from search.claim import Claim, claim_for
 from search.config import StudyConfig
 from search.errors import FrontierError
 from search.objective import FAIL_REASON, Objective
@@ -69,12 +72,22 @@ def _next_step(study: optuna.Study, target: int) -> tuple[str, int]:
                                                       TrialState.WAITING))
     finished = sum(t.state in FINISHED for t in trials)
     running = sum(t.state == TrialState.RUNNING for t in trials)
-    waiting = sum(t.state == TrialState.WAITING for t in trials)
     if finished >= target:
         return "done", finished
-    if finished + running >= target and not waiting:
+    if finished + running >= target:  # enqueued (WAITING) retries start first when a slot frees
         return "wait", finished
     return "trial", finished
+
+
+class _Claimed:
+    """The objective, releasing the claim as soon as Optuna has made the trial RUNNING."""
+
+    def __init__(self, objective: Objective, claim: Claim) -> None:
+        self.objective, self.claim = objective, claim
+
+    def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
+        self.claim.release()
+        return self.objective(trial)
 
 
 def run_study(
@@ -112,21 +125,32 @@ def run_study(
     objective = Objective(cfg, create_space(cfg.space.name, cfg.space.options), data,
                           progress=reporter.epoch)
     guard = _FailureGuard(max_failures_in_a_row)
+    claim = claim_for(study)
+    claimed = _Claimed(objective, claim)
     reporter.start(study, finished, target)
     last: list[FrozenTrial] = []
     keep_last: Callback = lambda _, trial: last.append(trial)  # noqa: E731
     try:
         while True:
-            step, finished = _next_step(study, target)
+            claim.acquire()
+            try:
+                step, finished = _next_step(study, target)
+                if step == "trial" and time.monotonic() >= deadline:
+                    step = "done"  # timed out: start no more trials
+                if step == "trial":  # the objective releases the claim once its trial RUNS
+                    study.optimize(claimed, n_trials=1, catch=(Exception,),
+                                   callbacks=[guard, keep_last, *(callbacks or [])])
+            finally:
+                claim.release()  # not started, or sampling/storage failed before the objective
             if last:
-                reporter.trial(study, last.pop(), finished)
-            if step == "done" or time.monotonic() >= deadline:
+                trial = last.pop()
+                finished += trial.state in FINISHED
+                reporter.trial(study, trial, finished)
+            if step == "done":
                 return finished
             if step == "wait":
                 time.sleep(POLL_SECONDS)
                 continue
-            study.optimize(objective, n_trials=1, catch=(Exception,),
-                           callbacks=[guard, keep_last, *(callbacks or [])])
             if guard.tripped:
                 raise FrontierError(
                     f"study {study.study_name!r}: {guard.streak} trials failed in a row; "
