@@ -19,9 +19,13 @@ __all__ = ["WEIGHTS_ATTR", "artifact_store", "load_state_dict", "save_weights"]
 WEIGHTS_ATTR = "weights_artifact"
 
 
-def artifact_store(out_dir: str | Path) -> FileSystemArtifactStore:
-    """The artifact store of a study whose outputs go to ``out_dir``."""
+def artifact_store(out_dir: str | Path, *, create: bool = True) -> FileSystemArtifactStore:
+    """The artifact store of a study whose outputs go to ``out_dir``; with ``create=False`` a
+    missing store is a ValueError instead of a new empty folder."""
     base = Path(out_dir) / "artifacts"
+    if not create and not base.is_dir():
+        raise ValueError(f"{base}: no stored weights here; pass the output folder of the run "
+                         "(--out-dir / [study] output_dir) that trained the trial")
     base.mkdir(parents=True, exist_ok=True)
     return FileSystemArtifactStore(str(base))
 
@@ -46,7 +50,7 @@ def load_state_dict(trial: optuna.trial.FrozenTrial, out_dir: str | Path
                          "keep theirs)")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "weights.pt"
-        download_artifact(artifact_store=artifact_store(out_dir), file_path=str(path),
+        download_artifact(artifact_store=artifact_store(out_dir, create=False), file_path=str(path),
                           artifact_id=str(artifact_id))
         state: dict[str, torch.Tensor] = torch.load(path, weights_only=True)
     return state
