@@ -261,6 +261,8 @@ def _validate(cfg: StudyConfig) -> None:
          "must be >= 0 (0: every quarter of the training epochs)"),
         (0 <= cfg.early_stopping.size_slack < 1, "early_stopping.size_slack",
          "must be in [0, 1)"),
+        (0 <= cfg.early_stopping.accuracy_margin <= 1, "early_stopping.accuracy_margin",
+         "must be in [0, 1]"),
         (cfg.early_stopping.record_curves or not cfg.early_stopping.enabled,
          "early_stopping.record_curves", "must be true while early stopping is enabled"),
         (cfg.device in ("cpu", "auto") or cfg.device.startswith("cuda"), "study.device",

@@ -2,7 +2,8 @@
 
 The rule: at a checkpoint (every ``eval_every`` training epochs, and after the pruning
 fine-tune) a candidate's validation accuracy is extrapolated optimistically — it gains as much
-as the *most* any finished trial gained from that same checkpoint to its final value. Its size
+as the *most* any finished trial gained from that same checkpoint to its final value, plus
+``accuracy_margin`` for a candidate that learns late better than any trial before it. Its size
 objectives are projected by compressing a copy of the current weights (prune to the sampled
 ratio, quantize to the sampled bits) and lowered by ``size_slack`` for what fine-tuning may
 still zero. If a finished, feasible trial is at least as good on every objective as that
@@ -34,6 +35,7 @@ class EarlyStopping:
     min_completed: int = 8
     eval_every: int = 0
     size_slack: float = 0.2
+    accuracy_margin: float = 0.02
 
 
 def checkpoint_epochs(epochs: int, eval_every: int) -> set[int]:
@@ -76,7 +78,8 @@ class ParetoStopper:
                  if point in f.curve]
         if len(gains) < self.cfg.min_completed:
             return None
-        best_case = {"val_accuracy": min(1.0, accuracy + max(gains))}
+        margin = self.cfg.accuracy_margin
+        best_case = {"val_accuracy": min(1.0, accuracy + max(gains) + margin)}
         for name in self.objectives:
             if name == "val_accuracy":
                 continue
@@ -88,7 +91,8 @@ class ParetoStopper:
             if _dominates(f.values, best_case, self.objectives):
                 return (f"{point}: val accuracy {accuracy:.3f} reaches at best "
                         f"{best_case['val_accuracy']:.3f} (largest gain of {len(gains)} "
-                        f"finished trials from here), and trial {f.number} already has "
+                        f"finished trials from here + margin {margin:g}), and trial "
+                        f"{f.number} already has "
                         + ", ".join(f"{n} {f.values[n]:.4g}" for n in self.objectives)
                         + " against at best "
                         + ", ".join(f"{n} {best_case[n]:.4g}" for n in self.objectives))

@@ -49,6 +49,11 @@ def test_rule_stops_only_what_cannot_reach_the_front() -> None:
     assert reason is not None and "trial 1 already has" in reason and "train:5" in reason
     # 0.75 + 0.20 = 0.95 with >= 640 params: nothing finished dominates it -> goes on.
     assert stopper.check("train:5", 0.75, {"params": 800}) is None
+    # 0.68 + 0.20 + margin: 0.90 at 560 params is dominated by trial 1 without a margin of
+    # its own, not once the margin lifts it above trial 1's accuracy.
+    assert stopper.check("train:5", 0.68, {"params": 700}) is not None
+    wide = ParetoStopper(EarlyStopping(min_completed=3, accuracy_margin=0.05), OBJ, done)
+    assert wide.check("train:5", 0.68, {"params": 700}) is None
     # A tiny candidate is never dominated by larger ones, however slow it learns.
     assert stopper.check("train:5", 0.20, {"params": 300}) is None
     # Unknown checkpoint or too few finished trials: no decision.
