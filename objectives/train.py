@@ -15,13 +15,20 @@ from torch import nn
 from objectives.data import Split
 from spaces.spec import SCHEDULES
 
-__all__ = ["EpochCallback", "NonFiniteLossError", "distill_loss", "make_scheduler", "train"]
+__all__ = ["EpochCallback", "NonFiniteLossError", "distill_loss", "make_scheduler", "train",
+           "warm_up"]
 
 #: Called after each epoch with the 1-based epoch number and the mean training loss.
 EpochCallback = Callable[[int, float], None]
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
+
+def warm_up() -> None:
+    """Import what torch loads lazily on the first optimizer (torch._dynamo, ~3 s on 2 cores),
+    so that time is paid once per process and not in the first trial's ``train_seconds``."""
+    torch.optim.AdamW([nn.Parameter(torch.zeros(1))])
+
 
 def make_scheduler(
     optimizer: torch.optim.Optimizer, schedule: str, lr: float, total_steps: int

@@ -20,6 +20,7 @@ from optuna.storages import fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
 from objectives.data import load_dataset, resolve_device
+from objectives.train import warm_up
 from search.claim import Claim, claim_for
 from search.config import StudyConfig
 from search.errors import FrontierError
@@ -121,6 +122,7 @@ def run_study(
         data = load_dataset(cfg.dataset, resolve_device(cfg.device))
     except ValueError as err:
         raise FrontierError(str(err)) from None
+    warm_up()
     reporter = make_reporter(log or ("bar" if progress else "quiet"))
     objective = Objective(cfg, create_space(cfg.space.name, cfg.space.options), data,
                           progress=reporter.epoch)
