@@ -81,11 +81,13 @@ class Int8Comparison:
 
 
 def compare_int8(model: nn.Module, split: Split, calibration_x: torch.Tensor,
-                 input_shape: tuple[int, ...], reps: int = 50) -> Int8Comparison:
-    """Convert ``model`` with :func:`to_int8` and measure both on ``split`` (on CPU)."""
+                 input_shape: tuple[int, ...], reps: int = 50,
+                 int8: nn.Module | None = None) -> Int8Comparison:
+    """Convert ``model`` with :func:`to_int8` (unless its ``int8`` export is given) and measure
+    both on ``split`` (on CPU)."""
     cpu_split = split.to(torch.device("cpu"))
     float_model = copy.deepcopy(model).cpu()
-    int8 = to_int8(model, calibration_x)
+    int8 = int8 if int8 is not None else to_int8(model, calibration_x)
     return Int8Comparison(
         fake_quant_accuracy=accuracy(float_model, cpu_split),
         int8_accuracy=accuracy(int8, cpu_split),

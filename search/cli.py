@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--study", required=True, help="study name")
     q.add_argument("--trial", required=True, type=int, help="trial number (a COMPLETE trial)")
     q.add_argument("--out", required=True, help="model folder to write")
+    q.add_argument("--int8", action="store_true", help=(
+        "also export through PyTorch's int8 quantization (int8.ts) and compare its accuracy "
+        "and CPU latency with the fake-quantized model (int8.json)"))
 
     q = sub.add_parser("dashboard", help=(
         "serve optuna-dashboard on the storage (the optional 'dashboard' extra)"))
@@ -234,7 +237,7 @@ def _cmd_report(args: argparse.Namespace) -> None:
 
 def _cmd_export(args: argparse.Namespace) -> None:
     study, cfg = load_existing(args.storage, args.study)
-    done = export_trial(study, args.trial, args.out, cfg)
+    done = export_trial(study, args.trial, args.out, cfg, int8=args.int8)
     where = "on the front" if done.on_front else "not on the front"
     stored = done.stored_test_accuracy
     print(f"wrote {done.out_dir}: spec.json, model.json, state_dict.pt, program.pt2, "
@@ -244,6 +247,11 @@ def _cmd_export(args: argparse.Namespace) -> None:
     if stored is not None and abs(done.test_accuracy - stored) > 1e-6:
         print("frontier: warning: the rebuilt model's test accuracy differs from the stored one "
               "(different device or library versions?)", file=sys.stderr)
+    if done.int8 is not None:
+        c = done.int8
+        print(f"wrote int8.ts, int8.json: int8 test accuracy {c.int8_accuracy:.4f} (fake-quant "
+              f"{c.fake_quant_accuracy:.4f}), batch-1 CPU latency {c.int8_latency_ms:.3f} ms "
+              f"(float {c.float_latency_ms:.3f} ms), {c.int8_layers} int8 layers")
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> None:

@@ -8,12 +8,17 @@ A model folder holds:
   are zeros, quantized weights hold their dequantized values); load with ``weights_only=True``;
 - ``program.pt2``: a ``torch.export`` program of the same model (batch size dynamic), which
   runs without Frontier's code (``torch.export.load(path).module()``);
-- ``metrics.json``: the trial's stored metrics, objective values and parameters.
+- ``metrics.json``: the trial's stored metrics, objective values and parameters;
+- with ``int8``: ``int8.ts``, the model through PyTorch's own int8 post-training quantization
+  (``objectives.int8``: FX, x86 kernels, calibrated on 512 training images) as TorchScript
+  (``torch.jit.load`` or :func:`load_int8`), and ``int8.json``, its test accuracy and batch-1
+  CPU latency against the fake-quantized float model.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ from optuna.trial import FrozenTrial, TrialState
 from torch import nn
 
 from objectives.data import DataConfig, TensorData, load_dataset
+from objectives.int8 import Int8Comparison, compare_int8, to_int8
 from objectives.metrics import accuracy
 from search.config import StudyConfig
 from search.errors import FrontierError
@@ -33,10 +39,14 @@ from search.study import stored_config
 from search.weights import WEIGHTS_ATTR, load_state_dict
 from spaces.registry import create_space, load_spec
 
-__all__ = ["FILES", "Exported", "dataset_of", "export_trial", "load", "load_program"]
+__all__ = ["FILES", "INT8_FILES", "Exported", "dataset_of", "export_trial", "load", "load_int8",
+           "load_program"]
 
 #: The files of a model folder.
 FILES = ("spec.json", "model.json", "state_dict.pt", "program.pt2", "metrics.json")
+#: The files ``export --int8`` adds.
+INT8_FILES = ("int8.ts", "int8.json")
+CALIBRATION_IMAGES = 512
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class Exported:
     on_front: bool
     test_accuracy: float
     stored_test_accuracy: float | None
+    int8: Int8Comparison | None = None
 
 
 def _trial(study: optuna.Study, number: int) -> FrozenTrial:
@@ -83,8 +94,9 @@ def _weights(t: FrozenTrial, cfg: StudyConfig) -> dict[str, torch.Tensor]:
 
 
 def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
-                 cfg: StudyConfig | None = None) -> Exported:
-    """Write the model folder of COMPLETE trial ``number`` (see the module docstring)."""
+                 cfg: StudyConfig | None = None, *, int8: bool = False) -> Exported:
+    """Write the model folder of COMPLETE trial ``number`` (see the module docstring); with
+    ``int8`` also its int8 TorchScript and the int8-vs-fake-quant comparison."""
     cfg = cfg or stored_config(study)
     t = _trial(study, number)
     state = _weights(t, cfg)
@@ -107,8 +119,23 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
     (out / "metrics.json").write_text(json.dumps(
         {"metrics": metrics, "values": t.values, "params": t.params}, indent=2) + "\n")
     on_front = t.number in {b.number for b in study.best_trials}
+    compared = _write_int8(model, data, out) if int8 else None
     return Exported(out, t.number, on_front, accuracy(model, data.test),
-                    metrics.get("test_accuracy"))
+                    metrics.get("test_accuracy"), compared)
+
+
+def _write_int8(model: nn.Module, data: TensorData, out: Path) -> Int8Comparison:
+    calibration = data.train.x[:CALIBRATION_IMAGES].cpu()
+    quantized = to_int8(model, calibration)
+    compared = compare_int8(model, data.test, calibration, data.input_shape, int8=quantized)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        traced = torch.jit.trace(quantized, calibration[:2])
+        torch.jit.save(traced, str(out / "int8.ts"))
+    (out / "int8.json").write_text(json.dumps(
+        {**compared.as_dict(), "backend": "x86 (fbgemm)", "calibration_images":
+         len(calibration)}, indent=2) + "\n")
+    return compared
 
 
 def _build(spec_text: str, space: str, options: dict[str, Any], input_shape: tuple[int, ...],
@@ -129,6 +156,9 @@ def _program(model: nn.Module, data: TensorData) -> torch.export.ExportedProgram
 def _file(model_dir: str | Path, name: str) -> Path:
     path = Path(model_dir) / name
     if not path.is_file():
+        if name in INT8_FILES:
+            raise FrontierError(f"{path}: missing; export the trial with `frontier export "
+                                "--int8` to get its int8 model")
         raise FrontierError(f"{path}: missing; a model folder written by `frontier export` "
                             f"holds {', '.join(FILES)}")
     return path
@@ -144,6 +174,15 @@ def load(model_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module
     state = torch.load(_file(model_dir, "state_dict.pt"), map_location=device, weights_only=True)
     model.load_state_dict(state)
     return model.to(device).eval()
+
+
+def load_int8(model_dir: str | Path) -> torch.jit.ScriptModule:
+    """The int8 TorchScript model of a folder written by ``export --int8`` (CPU only)."""
+    path = _file(model_dir, "int8.ts")
+    with warnings.catch_warnings():  # TorchScript is deprecated, but torch.export fails on
+        warnings.simplefilter("ignore", FutureWarning)  # the packed int8 weights (torch 2.14)
+        model: torch.jit.ScriptModule = torch.jit.load(str(path))
+    return model
 
 
 def load_program(model_dir: str | Path) -> torch.export.ExportedProgram:

@@ -13,9 +13,10 @@ import torch
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
+from objectives.data import load_dataset
 from search.cli import main
 from search.errors import FrontierError
-from search.export import FILES, load
+from search.export import FILES, INT8_FILES, dataset_of, load, load_int8
 from tests.conftest import ENV, tiny_toml
 from tests.test_cli import cli
 
@@ -80,6 +81,29 @@ def test_exported_front_trial_reloads_in_a_new_process(study_dir: Path) -> None:
     assert sum(int(torch.count_nonzero(p)) for p in model.parameters()) == \
         best.user_attrs["metrics"]["params"]
     assert not model.training
+
+
+def test_int8_export_matches_its_own_report(study_dir: Path) -> None:
+    study = _study(study_dir)
+    best = max(study.best_trials, key=lambda t: t.user_attrs["metrics"]["test_accuracy"])
+    res = cli("export", "--study", "exp", "--trial", str(best.number), "--out", "m8", "--int8",
+              cwd=study_dir)
+    assert res.returncode == 0, res.stderr
+    assert "int8 test accuracy" in res.stdout
+    folder = study_dir / "m8"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES + INT8_FILES)
+    report = json.loads((folder / "int8.json").read_text())
+    stored = best.user_attrs["metrics"]["test_accuracy"]
+    assert report["fake_quant_accuracy"] == pytest.approx(stored, abs=1e-6)
+    assert report["int8_layers"] >= 2 and report["int8_latency_ms"] > 0
+    int8 = load_int8(folder)  # TorchScript: runs without Frontier's model classes
+    test = load_dataset(dataset_of(folder)).test
+    with torch.no_grad():
+        acc = float((int8(test.x).argmax(1) == test.y).float().mean())
+    assert acc == pytest.approx(report["int8_accuracy"], abs=1e-6)
+    assert abs(acc - stored) < 0.05  # int8 activations: close to, not equal to, fake-quant
+    with pytest.raises(FrontierError, match=r"int8\.ts: missing; export the trial with"):
+        load_int8(study_dir / "no-model")
 
 
 def _bad_trials(root: Path) -> tuple[int, int]:
