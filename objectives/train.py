@@ -24,6 +24,7 @@ EpochCallback = Callable[[int, float], None]
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
 
+
 def warm_up() -> None:
     """Import what torch loads lazily on the first optimizer (torch._dynamo, ~3 s on 2 cores),
     so that time is paid once per process and not in the first trial's ``train_seconds``."""

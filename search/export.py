@@ -85,11 +85,9 @@ def _weights(t: FrozenTrial, cfg: StudyConfig) -> dict[str, torch.Tensor]:
     missing = FrontierError(f"weights: trial {t.number}'s weights are not in "
                             f"{cfg.out_dir / 'artifacts'}; run the command from the folder the "
                             "study ran in (its output_dir is relative to it)")
-    if not (cfg.out_dir / "artifacts").is_dir():  # checked first: the store would create it
-        raise missing
-    try:
+    try:  # ValueError: no artifact store there (load_state_dict never creates one)
         return load_state_dict(t, cfg.out_dir)
-    except (ArtifactNotFound, FileNotFoundError) as err:
+    except (ValueError, ArtifactNotFound, FileNotFoundError) as err:
         raise missing from err
 
 

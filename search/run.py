@@ -3,9 +3,8 @@
 Before each trial the loop looks at the study: it stops at the target, and when the remaining
 trials are already running in other workers it waits instead of overshooting. Looking and
 starting the trial happen under the storage's claim lock (``search.claim``), so two workers
-never both take the last slot. Trials of dead
-local workers are failed and retried (``search.reaper``), heartbeat-stale trials of RDB storages
-are failed and retried by Optuna.
+never both take the last slot. Trials of dead local workers are failed and retried
+(``search.reaper``), heartbeat-stale trials of RDB storages are failed and retried by Optuna.
 """
 
 from __future__ import annotations
@@ -69,8 +68,7 @@ def _next_step(study: optuna.Study, target: int) -> tuple[str, int]:
     with warnings.catch_warnings():  # "experimental" since Optuna 2.9
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         fail_stale_trials(study)  # Optuna's heartbeat check; a no-op without heartbeats
-    trials = study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING,
-                                                      TrialState.WAITING))
+    trials = study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
     finished = sum(t.state in FINISHED for t in trials)
     running = sum(t.state == TrialState.RUNNING for t in trials)
     if finished >= target:

@@ -50,7 +50,7 @@ def load_state_dict(trial: optuna.trial.FrozenTrial, out_dir: str | Path
                          "keep theirs)")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "weights.pt"
-        download_artifact(artifact_store=artifact_store(out_dir, create=False), file_path=str(path),
-                          artifact_id=str(artifact_id))
+        download_artifact(artifact_store=artifact_store(out_dir, create=False),
+                          file_path=str(path), artifact_id=str(artifact_id))
         state: dict[str, torch.Tensor] = torch.load(path, weights_only=True)
     return state
