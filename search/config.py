@@ -263,6 +263,8 @@ def _validate(cfg: StudyConfig) -> None:
          "must be in [0, 1)"),
         (0 <= cfg.early_stopping.accuracy_margin <= 1, "early_stopping.accuracy_margin",
          "must be in [0, 1]"),
+        (0 <= cfg.early_stopping.envelope_width <= 1, "early_stopping.envelope_width",
+         "must be in [0, 1]"),
         (cfg.early_stopping.record_curves or not cfg.early_stopping.enabled,
          "early_stopping.record_curves", "must be true while early stopping is enabled"),
         (cfg.device in ("cpu", "auto") or cfg.device.startswith("cuda"), "study.device",

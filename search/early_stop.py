@@ -1,9 +1,17 @@
 """Pareto-aware early stopping for multi-objective studies (Optuna's pruners are single-objective).
 
-The rule: at a checkpoint (every ``eval_every`` training epochs, and after the pruning
-fine-tune) a candidate's validation accuracy is extrapolated optimistically — it gains as much
-as the *most* any finished trial gained from that same checkpoint to its final value, plus
-``accuracy_margin`` for a candidate that learns late better than any trial before it. Its size
+The rule: at a checkpoint (every ``eval_every`` training epochs, after the first and the last
+epoch of the pruning fine-tune) a candidate's validation accuracy is extrapolated
+optimistically, by the smaller of two bounds learnt from the finished trials' curves:
+
+* the *gain* bound: it gains as much as the most any finished trial gained from that same
+  checkpoint to its final value;
+* the *envelope* bound: it ends no higher than the best final accuracy of the finished trials
+  that were no better than it at that checkpoint (within ``envelope_width``); used once
+  ``min_completed`` such trials exist.
+
+``accuracy_margin`` is then added, for a candidate that learns late better than any trial
+before it. Its size
 objectives are projected by compressing a copy of the current weights (prune to the sampled
 ratio, quantize to the sampled bits) and lowered by ``size_slack`` for what fine-tuning may
 still zero. If a finished, feasible trial is at least as good on every objective as that
@@ -36,6 +44,7 @@ class EarlyStopping:
     eval_every: int = 0
     size_slack: float = 0.2
     accuracy_margin: float = 0.02
+    envelope_width: float = 0.01
 
 
 def checkpoint_epochs(epochs: int, eval_every: int) -> set[int]:
@@ -66,6 +75,12 @@ class ParetoStopper:
             and "metrics" in t.user_attrs and all(c <= 0 for c in t.constraints.values())
         ]
 
+    def ready(self, point: str) -> bool:
+        """Whether enough finished trials reached ``point`` for :meth:`check` to decide (so a
+        candidate's sizes need not be projected before then)."""
+        return self.cfg.enabled and sum(point in f.curve for f in self.finished) >= \
+            self.cfg.min_completed
+
     def check(self, point: str, accuracy: float, projected: dict[str, float]) -> str | None:
         """A reason to stop the candidate at checkpoint ``point``, or None to go on.
 
@@ -74,12 +89,18 @@ class ParetoStopper:
         """
         if not self.cfg.enabled:
             return None
-        gains = [f.values["val_accuracy"] - f.curve[point] for f in self.finished
-                 if point in f.curve]
-        if len(gains) < self.cfg.min_completed:
+        reached = [f for f in self.finished if point in f.curve]
+        if len(reached) < self.cfg.min_completed:
             return None
+        gain = max(f.values["val_accuracy"] - f.curve[point] for f in reached)
+        best, how = accuracy + gain, f"largest gain of {len(reached)} finished trials"
+        below = [f.values["val_accuracy"] for f in reached
+                 if f.curve[point] <= accuracy + self.cfg.envelope_width]
+        if len(below) >= self.cfg.min_completed and max(below) < best:
+            best = max(below)
+            how = f"best final of the {len(below)} finished trials no better here"
         margin = self.cfg.accuracy_margin
-        best_case = {"val_accuracy": min(1.0, accuracy + max(gains) + margin)}
+        best_case = {"val_accuracy": min(1.0, best + margin)}
         for name in self.objectives:
             if name == "val_accuracy":
                 continue
@@ -90,8 +111,7 @@ class ParetoStopper:
         for f in self.finished:
             if _dominates(f.values, best_case, self.objectives):
                 return (f"{point}: val accuracy {accuracy:.3f} reaches at best "
-                        f"{best_case['val_accuracy']:.3f} (largest gain of {len(gains)} "
-                        f"finished trials from here + margin {margin:g}), and trial "
+                        f"{best_case['val_accuracy']:.3f} ({how} + margin {margin:g}), and trial "
                         f"{f.number} already has "
                         + ", ".join(f"{n} {f.values[n]:.4g}" for n in self.objectives)
                         + " against at best "

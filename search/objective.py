@@ -58,13 +58,14 @@ class _Monitor:
             self.progress(self.trial, phase, epoch, self.done, self.total)
         if not self.cfg.early_stopping.record_curves:
             return
-        at_end_of_prune = phase == "prune" and epoch == self.cfg.budget.finetune_epochs
-        if not ((phase == "train" and epoch in self.train_points) or at_end_of_prune):
+        # after the first fine-tune epoch (a pruning that broke the model shows there) and the last
+        in_prune = phase == "prune" and epoch in (1, self.cfg.budget.finetune_epochs)
+        if not ((phase == "train" and epoch in self.train_points) or in_prune):
             return
         point = f"{phase}:{epoch}"
         acc = accuracy(model, self.data.val)
         self.curve[point] = acc
-        if self.stopper is None:
+        if self.stopper is None or not self.stopper.ready(point):
             return
         projected = project_compressed(model, self.spec, pruned=phase != "train")
         projected["macs"] = float(macs(model, self.data.input_shape))

@@ -39,6 +39,8 @@ def test_shipped_study_loads_and_round_trips() -> None:
         ("[study]\nname='x'\n[extra]\na=1", "unknown section [extra]"),
         ("[study]\nname='bad name!'", "study.name"),
         ("[study]\nname='x'\ndevice='tpu'", "study.device"),
+        ("[study]\nname='x'\n[early_stopping]\nenvelope_width=-0.1",
+         "early_stopping.envelope_width: must be in [0, 1]"),
     ],
 )
 def test_bad_configs_name_the_field(tmp_path: Path, text: str, message: str) -> None:

@@ -66,6 +66,32 @@ def test_rule_stops_only_what_cannot_reach_the_front() -> None:
     assert latency.check("train:5", 0.1, {"params": 5000}) is None
 
 
+def test_envelope_bound_uses_trials_that_were_no_better_at_the_checkpoint() -> None:
+    # Trial 2 gained 0.35 from train:5, so the gain bound alone lets a 0.62 candidate hope for
+    # 0.99; but no finished trial at <= 0.63 on train:5 ended above 0.80.
+    done = [_finished(0, 0.80, 300, {"train:5": 0.60}),
+            _finished(1, 0.75, 400, {"train:5": 0.55}),
+            _finished(2, 0.75, 500, {"train:5": 0.40}),
+            _finished(3, 0.90, 800, {"train:5": 0.85})]
+    stopper = ParetoStopper(EarlyStopping(min_completed=3), OBJ, done)
+    assert stopper.ready("train:5") and not stopper.ready("train:10")
+    assert not ParetoStopper(EarlyStopping(enabled=False, min_completed=3), OBJ,
+                             done).ready("train:5")
+    reason = stopper.check("train:5", 0.62, {"params": 1000})
+    assert reason is not None
+    assert "at best 0.820" in reason and "best final of the 3 finished trials" in reason
+    assert "trial 3 already has" in reason
+    # Above trial 3 on the curve, trial 3's own final (0.90) joins the envelope: goes on.
+    assert stopper.check("train:5", 0.86, {"params": 1000}) is None
+    # Fewer than min_completed trials below: only the gain bound (0.99) applies, goes on.
+    assert ParetoStopper(EarlyStopping(min_completed=4), OBJ, done).check(
+        "train:5", 0.62, {"params": 1000}) is None
+    # A wider envelope takes in trial 3 (0.85 <= 0.62 + 0.25): its 0.90 + margin is not
+    # dominated by trial 3 itself.
+    wide = ParetoStopper(EarlyStopping(min_completed=3, envelope_width=0.25), OBJ, done)
+    assert wide.check("train:5", 0.62, {"params": 1000}) is None
+
+
 def _cfg(name: str, n: int, **es: object) -> StudyConfig:
     return StudyConfig(
         name=name, n_trials=n,
@@ -99,6 +125,9 @@ def test_off_switch(workdir: Path) -> None:
     run_study(study, cfg, progress=False)
     assert not study.get_trials(states=(TrialState.PRUNED,))
     assert all("curve" in t.user_attrs for t in study.trials)
+    # Curves are still recorded, with the pruning fine-tune's checkpoint on pruned trials.
+    pruned_ones = [t for t in study.trials if t.params["prune_ratio"] > 0]
+    assert pruned_ones and all("prune:1" in t.user_attrs["curve"] for t in pruned_ones)
 
 
 def test_rule_uses_trials_of_earlier_runs_and_other_workers(workdir: Path) -> None:
