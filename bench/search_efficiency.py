@@ -51,6 +51,7 @@ from search.pareto import HV_REFERENCE  # noqa: E402
 from spaces.cnn import CNNSpace, CNNSpec  # noqa: E402
 
 EPOCHS, SEED, POPULATION = 20, 0, 12
+BUDGET = Budget(epochs=EPOCHS, finetune_epochs=5, qat_epochs=5)  # (b) and (c)
 WIDTHS, BITS = [4, 6, 8, 12, 16, 24, 32], [2, 3, 4, 6, 8, 32]
 SPACE = {"min_depth": 1, "max_depth": 4, "widths": WIDTHS, "kernels": [3],
          "prune_ratio": {"low": 0.0, "high": 0.9}, "bits": BITS, "lr": 0.01}
@@ -154,7 +155,7 @@ def frontier(budget_s: float, early: bool, tmp: str) -> tuple[list[tuple[float, 
                                                                 list[FrozenTrial]]:
     cfg = StudyConfig(name=f"es-{'on' if early else 'off'}", n_trials=100_000, seed=SEED,
                       objectives=("val_accuracy", "size_bytes"), output_dir=f"{tmp}/out",
-                      budget=Budget(epochs=EPOCHS, finetune_epochs=5, qat_epochs=5),
+                      budget=BUDGET,
                       sampler=SamplerConfig(seed=SEED, population_size=POPULATION),
                       space=SpaceConfig("cnn", SPACE),
                       early_stopping=EarlyStopping(enabled=early))
@@ -201,7 +202,8 @@ def replay(trials: list[FrozenTrial]) -> tuple[int, int, int, float]:
     stopped = set()
     total = saved = 0
     for i, t in enumerate(done):
-        epochs = EPOCHS + 5 * (t.params["prune_ratio"] > 0) + 5 * (t.params["bits"] < 32)
+        epochs = (EPOCHS + BUDGET.finetune_epochs * (t.params["prune_ratio"] > 0)
+                  + BUDGET.qat_epochs * (t.params["bits"] < 32))
         total += epochs
         stopper = ParetoStopper(EarlyStopping(), objectives, done[:i])
         projected = {"size_bytes": t.user_attrs["metrics"]["size_bytes"]}

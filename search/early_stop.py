@@ -87,11 +87,9 @@ class ParetoStopper:
         ``projected`` maps minimised objectives (params, size_bytes, macs) to the candidate's
         projected final values.
         """
-        if not self.cfg.enabled:
+        if not self.ready(point):
             return None
         reached = [f for f in self.finished if point in f.curve]
-        if len(reached) < self.cfg.min_completed:
-            return None
         gain = max(f.values["val_accuracy"] - f.curve[point] for f in reached)
         best, how = accuracy + gain, f"largest gain of {len(reached)} finished trials"
         below = [f.values["val_accuracy"] for f in reached
