@@ -29,9 +29,13 @@ from dataclasses import dataclass
 
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["CURVE_ATTR", "EarlyStopping", "ParetoStopper", "checkpoint_epochs"]
+__all__ = ["CURVE_ATTR", "STOPPED_VALUES_ATTR", "EarlyStopping", "ParetoStopper",
+           "checkpoint_epochs"]
 
 CURVE_ATTR = "curve"
+#: On a stopped trial: its objective values when it was stopped (the checkpoint's validation
+#: accuracy, the projected sizes), in the study's objective order, for the sampler.
+STOPPED_VALUES_ATTR = "stopped_values"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from objectives.distill import load_teacher, teacher_logits
 from objectives.metrics import accuracy, macs
 from objectives.transfer import load_matching
 from search.config import StudyConfig
-from search.early_stop import CURVE_ATTR, ParetoStopper, checkpoint_epochs
+from search.early_stop import CURVE_ATTR, STOPPED_VALUES_ATTR, ParetoStopper, checkpoint_epochs
 from search.reaper import WORKER_ATTR, worker_id
 from search.weights import save_weights
 from spaces.registry import Space, spec_json
@@ -51,6 +51,7 @@ class _Monitor:
         self.train_points = checkpoint_epochs(b.epochs, cfg.early_stopping.eval_every)
         self.curve: dict[str, float] = {}
         self.stop_reason: str | None = None
+        self.stopped_at: dict[str, float] = {}
 
     def __call__(self, phase: str, epoch: int, model: nn.Module) -> None:
         self.done += 1
@@ -72,6 +73,7 @@ class _Monitor:
         reason = self.stopper.check(point, acc, projected)
         if reason is not None:
             self.stop_reason = reason
+            self.stopped_at = {"val_accuracy": acc, **projected}
             raise optuna.TrialPruned(reason)
 
 
@@ -108,6 +110,16 @@ class Objective:
                                           states=(optuna.trial.TrialState.COMPLETE,))
         return ParetoStopper(self.cfg.early_stopping, self.cfg.objectives, finished)
 
+    def _keep_for_sampler(self, trial: optuna.Trial, stopped_at: dict[str, float]) -> None:
+        """Store a stopped trial's values at its checkpoint (and their constraint values), so
+        a GA sampler can keep it in its population (see ``search.samplers``)."""
+        if not stopped_at or not all(name in stopped_at for name in self.cfg.objectives):
+            return
+        trial.set_user_attr(STOPPED_VALUES_ATTR,
+                            [float(stopped_at[name]) for name in self.cfg.objectives])
+        for key, value in self.cfg.constraints.violations(stopped_at).items():
+            trial.set_constraint(key, value)
+
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         trial.set_user_attr(WORKER_ATTR, worker_id())
         spec = self.space.sample(trial)
@@ -133,6 +145,7 @@ class Objective:
         except optuna.TrialPruned:
             trial.set_user_attr(CURVE_ATTR, monitor.curve)
             trial.set_user_attr(STOP_REASON, monitor.stop_reason)
+            self._keep_for_sampler(trial, monitor.stopped_at)
             raise
         except Exception as err:
             trial.set_user_attr(FAIL_REASON, f"{type(err).__name__}: {err}"[:500])

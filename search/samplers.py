@@ -1,20 +1,92 @@
-"""Optuna samplers by name, so a config can say ``[sampler] name = "tpe"``."""
+"""Optuna samplers by name, so a config can say ``[sampler] name = "tpe"``.
+
+NSGA-II and NSGA-III are Optuna's, with one change of ours (:class:`KeepStopped`): a trial the
+early-stopping rule stopped stays in the genetic population with the values it had when it was
+stopped. Optuna's GA samplers see only COMPLETE trials, so without this a stopped trial is a
+sample thrown away: its generation waits for another finished trial, and the elite selection
+never learns that this corner of the space was tried and found dominated.
+"""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import optuna
+from optuna.samplers._ga._base import BaseGASampler
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
 
+from search.early_stop import STOPPED_VALUES_ATTR
 from search.errors import FrontierError
 
-__all__ = ["SAMPLERS", "make_sampler"]
+__all__ = ["SAMPLERS", "KeepStopped", "NSGAIIISampler", "NSGAIISampler", "make_sampler",
+           "population_trials"]
+
+
+def population_trials(study: Study) -> list[FrozenTrial]:
+    """The study's COMPLETE trials, and its stopped (PRUNED) trials as COMPLETE copies carrying
+    the values stored when they were stopped, in trial order."""
+    out = []
+    for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED),
+                               use_cache=True):
+        if t.state == TrialState.COMPLETE:
+            out.append(t)
+        elif STOPPED_VALUES_ATTR in t.user_attrs:
+            out.append(_as_complete(t))
+    return out
+
+
+def _as_complete(trial: FrozenTrial) -> FrozenTrial:
+    done = copy.copy(trial)
+    done.state = TrialState.COMPLETE
+    done.values = list(trial.user_attrs[STOPPED_VALUES_ATTR])
+    return done
+
+
+class KeepStopped(BaseGASampler):
+    """Mixin for Optuna's GA samplers: generations and populations count the trials stopped
+    early, with their stopped values (see the module docstring)."""
+
+    def get_trial_generation(self, study: Study, trial: FrozenTrial) -> int:
+        """Optuna's rule (a generation is full at ``population_size`` trials), counting stopped
+        trials."""
+        key = self._get_generation_key()
+        generation = trial.system_attrs.get(key, None)
+        if generation is not None:
+            return int(generation)
+        counts: dict[int, int] = {}
+        for t in population_trials(study):
+            g = t.system_attrs.get(key, -1)
+            counts[g] = counts.get(g, 0) + 1
+        last = max([g for g in counts if g >= 0], default=0)
+        assert self.population_size is not None
+        generation = last if counts.get(last, 0) < self.population_size else last + 1
+        study._storage.set_trial_system_attr(trial._trial_id, key, generation)
+        return generation
+
+    def get_population(self, study: Study, generation: int) -> list[FrozenTrial]:
+        key = self._get_generation_key()
+        return [t for t in population_trials(study) if t.system_attrs.get(key) == generation]
+
+    def get_parent_population(self, study: Study, generation: int) -> list[FrozenTrial]:
+        return [_as_complete(t) if t.state == TrialState.PRUNED else t
+                for t in super().get_parent_population(study, generation)]
+
+
+class NSGAIISampler(KeepStopped, optuna.samplers.NSGAIISampler):
+    """Optuna's NSGA-II, keeping stopped trials in its populations."""
+
+
+class NSGAIIISampler(KeepStopped, optuna.samplers.NSGAIIISampler):
+    """Optuna's NSGA-III, keeping stopped trials in its populations."""
+
 
 SamplerFactory = Callable[[int | None, int], optuna.samplers.BaseSampler]
 
 SAMPLERS: dict[str, SamplerFactory] = {
-    "nsga2": lambda seed, pop: optuna.samplers.NSGAIISampler(seed=seed, population_size=pop),
-    "nsga3": lambda seed, pop: optuna.samplers.NSGAIIISampler(seed=seed, population_size=pop),
+    "nsga2": lambda seed, pop: NSGAIISampler(seed=seed, population_size=pop),
+    "nsga3": lambda seed, pop: NSGAIIISampler(seed=seed, population_size=pop),
     "tpe": lambda seed, pop: optuna.samplers.TPESampler(seed=seed, n_startup_trials=pop,
                                                         multivariate=True),
     "gp": lambda seed, pop: optuna.samplers.GPSampler(seed=seed, n_startup_trials=pop),

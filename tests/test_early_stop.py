@@ -113,6 +113,10 @@ def test_hopeless_trials_are_pruned_with_a_reason(workdir: Path) -> None:
         assert "already has" in t.user_attrs["stop_reason"]
         assert t.user_attrs["curve"]  # the checkpoints it reached
         assert "final" not in t.user_attrs["curve"]
+        # For the sampler: the accuracy at the checkpoint it was stopped at, projected params.
+        acc, params = t.user_attrs["stopped_values"]
+        assert acc == list(t.user_attrs["curve"].values())[-1]
+        assert 0 < params < 10_000
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     assert all("final" in t.user_attrs["curve"] for t in complete)
     table = trials_frame(study).set_index("trial")
