@@ -1,6 +1,6 @@
 """Head-to-head: a hand-written Optuna script vs. Frontier without and with early stopping.
 
-    .venv/bin/python bench/search_efficiency.py [--minutes 5]
+    .venv/bin/python bench/search_efficiency.py [--minutes 5] [--keep DIR]
 
 Three searches on digits, one after the other in this process, each with the same wall-clock
 budget, the same CNN space (depth 1-4, widths 4-32, prune ratio 0-0.9, bits 2-32), the same
@@ -219,13 +219,16 @@ def replay(trials: list[FrozenTrial]) -> tuple[int, int, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="budget of each search")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep the studies of (b) and (c) in DIR/{b,c}/bench.db")
     args = parser.parse_args()
     budget = args.minutes * 60
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     print(f"efficiency: {args.minutes:g} min per search, {torch.get_num_threads()} torch threads")
     a = handwritten(budget)
     print(f"efficiency: (a) hand-written script: {len(a)} trials, HV {final_hv(a):.4f}")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or scratch
         b, b_trials = frontier(budget, early=False, tmp=f"{tmp}/b")
         print(f"efficiency: (b) Frontier, early stopping off: {len(b)} trials, "
               f"HV {final_hv(b):.4f}")
