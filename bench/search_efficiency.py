@@ -1,6 +1,6 @@
 """Head-to-head: a hand-written Optuna script vs. Frontier without and with early stopping.
 
-    .venv/bin/python bench/search_efficiency.py [--minutes 5] [--keep DIR]
+    .venv/bin/python bench/search_efficiency.py [--minutes 5] [--keep DIR] [--control]
 
 Three searches on digits, one after the other in this process, each with the same wall-clock
 budget, the same CNN space (depth 1-4, widths 4-32, prune ratio 0-0.9, bits 2-32), the same
@@ -16,7 +16,8 @@ point (0.9, 6.5), the ceiling no front in this space can pass (a perfect accurac
 the smallest candidate), the ratio (c)/(a), the wall time at which (c) (and, for comparison,
 (b)) first reached (a)'s final hypervolume, and a replay of the early-stopping rule over (b)'s
 trials: which trials it would have stopped, whether any of them is on (b)'s final front, and
-the share of (b)'s epochs the stops would have saved.
+the share of (b)'s epochs the stops would have saved. ``--control`` adds (d): (c) with Optuna's
+unchanged NSGA-II, which leaves stopped trials out of its population (search/samplers.py).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from objectives.classification import Budget  # noqa: E402
 from objectives.data import DataConfig, load_dataset  # noqa: E402
 from objectives.metrics import size_bytes  # noqa: E402
 from objectives.prune import prune_magnitude  # noqa: E402
-from search import create_or_load, run_study  # noqa: E402
+from search import create_or_load, run_study, samplers  # noqa: E402
 from search.config import SamplerConfig, SpaceConfig, StudyConfig  # noqa: E402
 from search.early_stop import EarlyStopping, ParetoStopper  # noqa: E402
 from search.pareto import HV_REFERENCE  # noqa: E402
@@ -150,10 +151,12 @@ def handwritten(budget_s: float) -> list[tuple[float, tuple[float, float]]]:
 
 
 # ---------------------------------------------------------------- (b), (c) Frontier
-def frontier(budget_s: float, early: bool, tmp: str) -> tuple[list[tuple[float, tuple[float,
-                                                                                    float]]],
-                                                                list[FrozenTrial]]:
-    cfg = StudyConfig(name=f"es-{'on' if early else 'off'}", n_trials=100_000, seed=SEED,
+History = list[tuple[float, tuple[float, float]]]
+
+
+def frontier(budget_s: float, early: bool, tmp: str,
+             name: str = "") -> tuple[History, list[FrozenTrial]]:
+    cfg = StudyConfig(name=name or f"es-{'on' if early else 'off'}", n_trials=100_000, seed=SEED,
                       objectives=("val_accuracy", "size_bytes"), output_dir=f"{tmp}/out",
                       budget=BUDGET,
                       sampler=SamplerConfig(seed=SEED, population_size=POPULATION),
@@ -221,6 +224,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help="budget of each search")
     parser.add_argument("--keep", metavar="DIR",
                         help="keep the studies of (b) and (c) in DIR/{b,c}/bench.db")
+    parser.add_argument("--control", action="store_true",
+                        help="also run (d): (c) with Optuna's unchanged NSGA-II, which ignores "
+                             "stopped trials (one more budget)")
     args = parser.parse_args()
     budget = args.minutes * 60
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -236,6 +242,14 @@ def main() -> None:
         pruned = sum(t.state == TrialState.PRUNED for t in c_trials)
         print(f"efficiency: (c) Frontier default: {len(c)} complete + {pruned} stopped early, "
               f"HV {final_hv(c):.4f}")
+        d: History = []
+        if args.control:
+            samplers.SAMPLERS["nsga2"] = lambda seed, pop: optuna.samplers.NSGAIISampler(
+                seed=seed, population_size=pop)
+            d, d_trials = frontier(budget, early=True, tmp=f"{tmp}/d", name="control")
+            pruned = sum(t.state == TrialState.PRUNED for t in d_trials)
+            print(f"efficiency: (d) (c) with Optuna's NSGA-II: {len(d)} complete + {pruned} "
+                  f"stopped early, HV {final_hv(d):.4f}")
     ha, hb, hc = final_hv(a), final_hv(b), final_hv(c)
     smallest, top = ceiling()
     print(f"efficiency: ceiling of this space: HV {top:.4f} (accuracy 1.0 at the smallest "
@@ -243,7 +257,9 @@ def main() -> None:
           f"{top / ha:.3f}x")
     print(f"efficiency: HV ratio (c)/(a) = {hc / ha:.3f} (target >= 1.15); "
           f"(b)/(a) = {hb / ha:.3f}")
-    for name, history in (("(c)", c), ("(b)", b)):
+    for name, history in (("(c)", c), ("(b)", b), ("(d)", d)):
+        if not history:
+            continue
         reach = first_reach(history, ha)
         if reach is None:
             print(f"efficiency: {name} never reached (a)'s final hypervolume")
