@@ -55,13 +55,10 @@ class KeepStopped(BaseGASampler):
         generation = trial.system_attrs.get(key, None)
         if generation is not None:
             return int(generation)
-        counts: dict[int, int] = {}
-        for t in population_trials(study):
-            g = t.system_attrs.get(key, -1)
-            counts[g] = counts.get(g, 0) + 1
-        last = max([g for g in counts if g >= 0], default=0)
+        generations = [t.system_attrs.get(key, -1) for t in population_trials(study)]
+        last = max([0, *generations])
         assert self.population_size is not None
-        generation = last if counts.get(last, 0) < self.population_size else last + 1
+        generation = last + int(generations.count(last) >= self.population_size)
         study._storage.set_trial_system_attr(trial._trial_id, key, generation)
         return generation
 
