@@ -58,12 +58,11 @@ from spaces.spec import SCHEDULES  # noqa: E402
 EPOCHS, SEED, POPULATION = 20, 0, 12
 BUDGET = Budget(epochs=EPOCHS, finetune_epochs=5, qat_epochs=5)  # (b) and (c)
 WIDTHS, BITS = [4, 6, 8, 12, 16, 24, 32], [2, 3, 4, 6, 8, 32]
-WEIGHT_DECAY = (1e-5, 1e-3)  # log-uniform
+LR, WEIGHT_DECAY = 0.01, (1e-5, 1e-3)  # AdamW at a fixed lr; weight decay log-uniform
 # All three searches sample the same parameters from the same domains: depth, widths, prune
-# ratio, bits and the two training knobs, weight decay and learning-rate schedule (AdamW at a
-# fixed lr 0.01).
+# ratio, bits and the two training knobs, weight decay and learning-rate schedule.
 SPACE = {"min_depth": 1, "max_depth": 4, "widths": WIDTHS, "kernels": [3],
-         "prune_ratio": {"low": 0.0, "high": 0.9}, "bits": BITS, "lr": 0.01,
+         "prune_ratio": {"low": 0.0, "high": 0.9}, "bits": BITS, "lr": LR,
          "weight_decay": {"low": WEIGHT_DECAY[0], "high": WEIGHT_DECAY[1], "log": True},
          "schedule": list(SCHEDULES)}
 
@@ -115,9 +114,9 @@ def handwritten(budget_s: float) -> list[tuple[float, tuple[float, float]]]:
                 h //= 2
             c = w
         model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(c * 4, 10))
-        opt = torch.optim.AdamW(model.parameters(), lr=0.01, weight_decay=weight_decay)
+        opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=weight_decay)
         steps = len(y) // 64
-        sched = make_scheduler(opt, schedule, 0.01, EPOCHS * steps)  # the same torch schedulers
+        sched = make_scheduler(opt, schedule, LR, EPOCHS * steps)  # the same torch schedulers
         gen = torch.Generator().manual_seed(SEED + trial.number)
         model.train()
         for _ in range(EPOCHS):
