@@ -83,7 +83,9 @@ def bare_loop(cfg: StudyConfig, data, seed: int) -> float:  # type: ignore[no-un
 
 def overhead(repeats: int) -> None:
     base = load_config(ROOT / "studies" / "digits_cnn.toml")
-    cfg = replace(base, name="overhead", n_trials=repeats, space=SpaceConfig("cnn", FIXED))
+    # the bare loop always fine-tunes, so Frontier must too for a like-for-like figure
+    cfg = replace(base, name="overhead", n_trials=repeats, space=SpaceConfig("cnn", FIXED),
+                  budget=replace(base.budget, skip_finetune=False))
     data = load_dataset(cfg.dataset)
     with tempfile.TemporaryDirectory() as tmp:
         study = create_or_load(cfg, f"sqlite:///{tmp}/bench.db")

@@ -9,7 +9,8 @@ and population, objectives (val accuracy, size):
 
   (a) a plain hand-written Optuna NSGA-II script: trains every candidate fully, then prunes
       and quantizes it after training, without fine-tuning (what people write by hand);
-  (b) Frontier with early stopping off (prune → fine-tune with mask → QAT fine-tune);
+  (b) Frontier with early stopping off (prune → fine-tune with mask → QAT fine-tune, each
+      fine-tune only where compression cost more than 0.01 val accuracy);
   (c) Frontier default (early stopping on).
 
 Prints the hypervolume of each front in (1 − val accuracy, log10 size in bits) with reference
@@ -202,6 +203,19 @@ def first_reach(history: list[tuple[float, tuple[float, float]]], target: float)
     return None
 
 
+def fine_tuning(trials: list[FrozenTrial]) -> str:
+    """How many fine-tune phases the finished trials ran and skipped (Budget.skip_finetune)."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    epochs = [t.user_attrs["metrics"]["epochs_run"] for t in done]
+    full = [EPOCHS + BUDGET.finetune_epochs * (t.params["prune_ratio"] > 0)
+            + BUDGET.qat_epochs * (t.params["bits"] < 32) for t in done]
+    none = sum(e == EPOCHS < f for e, f in zip(epochs, full, strict=True))
+    some = sum(EPOCHS < e < f for e, f in zip(epochs, full, strict=True))
+    return (f"fine-tuning skipped entirely in {none} and in part in {some} of {len(done)} "
+            f"finished trials; {sum(epochs) / max(1, len(done)):.1f} epochs per trial against "
+            f"{sum(full) / max(1, len(done)):.1f} if every phase ran")
+
+
 def replay(trials: list[FrozenTrial]) -> tuple[int, int, int, float]:
     """Would the rule have stopped any trial of a study run without early stopping that ended
     on its final front? Each trial is checked against the trials finished before it, with its
@@ -216,8 +230,7 @@ def replay(trials: list[FrozenTrial]) -> tuple[int, int, int, float]:
     stopped = set()
     total = saved = 0
     for i, t in enumerate(done):
-        epochs = (EPOCHS + BUDGET.finetune_epochs * (t.params["prune_ratio"] > 0)
-                  + BUDGET.qat_epochs * (t.params["bits"] < 32))
+        epochs = t.user_attrs["metrics"]["epochs_run"]  # fine-tune phases may be skipped
         total += epochs
         stopper = ParetoStopper(EarlyStopping(), objectives, done[:i])
         projected = {"size_bytes": t.user_attrs["metrics"]["size_bytes"]}
@@ -253,6 +266,8 @@ def main() -> None:
         pruned = sum(t.state == TrialState.PRUNED for t in c_trials)
         print(f"efficiency: (c) Frontier default: {len(c)} complete + {pruned} stopped early, "
               f"HV {final_hv(c):.4f}")
+        for name, trials in (("(b)", b_trials), ("(c)", c_trials)):
+            print(f"efficiency: {name} {fine_tuning(trials)}")
         d: History = []
         if args.control:
             samplers.SAMPLERS["nsga2"] = lambda seed, pop: optuna.samplers.NSGAIISampler(

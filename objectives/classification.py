@@ -1,6 +1,10 @@
 """The composed objective: build → train → prune (unstructured masks, or structured: a smaller
 model) → fine-tune (mask held) → quantization-aware fine-tune (per-layer weight bits, optional
-activation fake-quant) → bake → measure. Plain data in, plain data out; no Optuna here."""
+activation fake-quant) → bake → measure. Plain data in, plain data out; no Optuna here.
+
+Each fine-tune phase runs only where compression hurt (``Budget.skip_finetune``): right before
+it, the model as compressed so far is scored on the validation split, and the phase is skipped
+when it lost at most ``Budget.finetune_tolerance`` of the trained float model's accuracy."""
 
 from __future__ import annotations
 
@@ -18,7 +22,14 @@ from objectives.augment import augment_fn
 from objectives.data import TensorData
 from objectives.plan import apply_pruning, bits_by_layer
 from objectives.prune import prunable_layers
-from objectives.quantize import attach, attach_act_quant, bake, fake_quantize, set_bits
+from objectives.quantize import (
+    FULL_PRECISION,
+    attach,
+    attach_act_quant,
+    bake,
+    fake_quantize,
+    set_bits,
+)
 from objectives.train import train
 from spaces.registry import Space
 from spaces.spec import Spec
@@ -26,7 +37,8 @@ from spaces.spec import Spec
 __all__ = ["Budget", "Measured", "PhaseCallback", "evaluate", "project_compressed"]
 
 #: Called after each epoch with (phase, epoch, model); phase is "train", "prune" or "qat".
-#: It may evaluate the model, and may raise to stop the candidate.
+#: It may evaluate the model, and may raise to stop the candidate. Epoch 0 of "prune" or "qat"
+#: means that phase is skipped: compression cost at most ``Budget.finetune_tolerance``.
 PhaseCallback = Callable[[str, int, nn.Module], None]
 
 
@@ -40,6 +52,10 @@ class Budget:
     batch_size: int = 64
     finetune_lr_scale: float = 0.1
     latency_reps: int = 10
+    #: Skip the prune fine-tune / QAT phase when the model, compressed so far, has lost at most
+    #: ``finetune_tolerance`` val accuracy against the trained float model (False: always run).
+    skip_finetune: bool = True
+    finetune_tolerance: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,8 @@ class Measured:
     train_seconds: float
     latency_ms: float
     pruned_fraction: float
+    #: Epochs actually trained: training plus the fine-tune phases that were not skipped.
+    epochs_run: int
 
     def as_dict(self) -> dict[str, Any]:
         """The metrics as a plain dict (user attributes, tables)."""
@@ -91,8 +109,21 @@ def evaluate(
             return None
         return lambda epoch, _loss: on_epoch(name, epoch, model)
 
+    epochs_run = 0
+    reference = 0.0  # val accuracy of the trained float model
+
+    def within_tolerance() -> bool:
+        """Whether the model, as compressed so far, lost at most the tolerance of accuracy."""
+        return reference - metrics.accuracy(model, data.val) <= budget.finetune_tolerance
+
+    def skip(name: str) -> None:
+        if on_epoch is not None:
+            on_epoch(name, 0, model)
+
     def fit(name: str, epochs: int, lr: float, weight_decay: float, schedule: str,
             step_seed: int) -> None:
+        nonlocal epochs_run
+        epochs_run += epochs
         train(model, data.train, epochs=epochs, lr=lr, weight_decay=weight_decay,
               schedule=schedule, batch_size=budget.batch_size, seed=step_seed,
               on_epoch=phase(name), augment=augment, teacher_logits=teacher_logits,
@@ -100,17 +131,33 @@ def evaluate(
 
     start = time.perf_counter()
     fit("train", budget.epochs, t.lr, t.weight_decay, t.schedule, seed)
+    judge = budget.skip_finetune and (c.max_ratio > 0 or c.quantized)
+    if judge:
+        reference = metrics.accuracy(model, data.val)
     masks = apply_pruning(model, c)  # structured: the model is smaller from here on
     bits = bits_by_layer(model, c)
     hooks = attach(model, masks)
+    # Judged once on the fully compressed weights (pruned and quantized), so that a pruning
+    # only the quantization-aware phase would have to repair still gets its own fine-tune.
+    set_bits(hooks, bits)
+    harmless = judge and within_tolerance()
+    set_bits(hooks, FULL_PRECISION)
     small_lr = t.lr * budget.finetune_lr_scale
-    if c.max_ratio > 0:  # train() builds a new optimizer over the (possibly new) parameters
-        fit("prune", budget.finetune_epochs, small_lr, t.weight_decay, "cosine", seed + 1)
+    if c.max_ratio > 0 and budget.finetune_epochs > 0:
+        if harmless:
+            skip("prune")
+        else:  # train() builds a new optimizer over the (possibly new) parameters
+            fit("prune", budget.finetune_epochs, small_lr, t.weight_decay, "cosine", seed + 1)
     if c.quantized:
         set_bits(hooks, bits)
         if c.act_bits < 32:
             attach_act_quant(model, c.act_bits, list(hooks))
-        fit("qat", budget.qat_epochs, small_lr, 0.0, "cosine", seed + 2)
+        if budget.qat_epochs > 0:
+            # activation ranges are only observed while training: QAT calibrates them
+            if c.act_bits >= FULL_PRECISION and (harmless or (judge and within_tolerance())):
+                skip("qat")
+            else:
+                fit("qat", budget.qat_epochs, small_lr, 0.0, "cosine", seed + 2)
     bake(model)
     train_seconds = time.perf_counter() - start
 
@@ -125,6 +172,7 @@ def evaluate(
         latency_ms=metrics.latency_ms(model, data.input_shape, reps=budget.latency_reps)
         if budget.latency_reps > 0 else float("nan"),
         pruned_fraction=1.0 - kept / weights_before if weights_before else 0.0,
+        epochs_run=epochs_run,
     )
     return measured, model
 

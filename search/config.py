@@ -245,6 +245,8 @@ def _validate(cfg: StudyConfig) -> None:
          f"{cfg.budget.batch_size} must be >= 2"),
         (cfg.budget.finetune_lr_scale > 0, "budget.finetune_lr_scale", "must be > 0"),
         (cfg.budget.latency_reps >= 0, "budget.latency_reps", "must be >= 0"),
+        (0 <= cfg.budget.finetune_tolerance <= 1, "budget.finetune_tolerance",
+         f"{cfg.budget.finetune_tolerance} must be in [0, 1] (a val accuracy drop)"),
         (0 < cfg.dataset.val_fraction < 1, "dataset.val_fraction", "must be in (0, 1)"),
         (0 < cfg.dataset.test_fraction < 1, "dataset.test_fraction", "must be in (0, 1)"),
         (cfg.dataset.val_fraction + cfg.dataset.test_fraction < 0.9, "dataset.val_fraction",

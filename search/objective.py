@@ -31,7 +31,8 @@ STOP_REASON = "stop_reason"
 METRICS_ATTR = "metrics"
 
 
-#: Progress hook: (trial number, phase, epoch, epochs done, epochs in total).
+#: Progress hook: (trial number, phase, epoch, epochs done, epochs in total); epoch 0 of
+#: "prune" or "qat" says that phase is skipped, and the total no longer counts it.
 EpochProgress = Callable[[int, str, int, int, int], None]
 
 
@@ -54,9 +55,15 @@ class _Monitor:
         self.stopped_at: dict[str, float] = {}
 
     def __call__(self, phase: str, epoch: int, model: nn.Module) -> None:
-        self.done += 1
+        if epoch == 0:  # the phase is skipped (compression cost at most the tolerance)
+            b = self.cfg.budget
+            self.total -= b.finetune_epochs if phase == "prune" else b.qat_epochs
+        else:
+            self.done += 1
         if self.progress is not None:
             self.progress(self.trial, phase, epoch, self.done, self.total)
+        if epoch == 0:
+            return
         if not self.cfg.early_stopping.record_curves:
             return
         # after the first fine-tune epoch (a pruning that broke the model shows there) and the last

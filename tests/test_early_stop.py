@@ -95,7 +95,9 @@ def test_envelope_bound_uses_trials_that_were_no_better_at_the_checkpoint() -> N
 def _cfg(name: str, n: int, **es: object) -> StudyConfig:
     return StudyConfig(
         name=name, n_trials=n,
-        budget=Budget(epochs=4, finetune_epochs=1, qat_epochs=1, latency_reps=0),
+        # every pruned trial fine-tunes, so its curve has the pruning checkpoints
+        budget=Budget(epochs=4, finetune_epochs=1, qat_epochs=1, latency_reps=0,
+                      skip_finetune=False),
         sampler=SamplerConfig(name="random", population_size=4),
         space=SpaceConfig("cnn", {"max_depth": 2, "widths": [4, 8, 16],
                                   "lr": [0.01, 0.00001], "bits": [4, 32]}),
