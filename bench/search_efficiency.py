@@ -1,6 +1,6 @@
 """Head-to-head: a hand-written Optuna script vs. Frontier without and with early stopping.
 
-    .venv/bin/python bench/search_efficiency.py [--minutes 5] [--keep DIR] [--control]
+    .venv/bin/python bench/search_efficiency.py [--minutes 5] [--seed 0] [--keep DIR] [--control]
 
 Three searches on digits, one after the other in this process, each with the same wall-clock
 budget, the same CNN space (depth 1-4, widths 4-32, prune ratio 0-0.9, bits 2-32, weight decay
@@ -251,10 +251,17 @@ def main() -> None:
     parser.add_argument("--control", action="store_true",
                         help="also run (d): (c) with Optuna's unchanged NSGA-II, which ignores "
                              "stopped trials (one more budget)")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="seed of the three samplers and of every trial's training")
     args = parser.parse_args()
+    globals()["SEED"] = args.seed  # read by handwritten() and frontier() at call time
+    if args.keep and any((Path(args.keep) / k).exists() for k in "bcd"):
+        sys.exit(f"--keep {args.keep}: it already holds studies from an earlier run, which "
+                 "this run would continue; give a new or empty folder")
     budget = args.minutes * 60
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    print(f"efficiency: {args.minutes:g} min per search, {torch.get_num_threads()} torch threads")
+    print(f"efficiency: {args.minutes:g} min per search, seed {SEED}, "
+          f"{torch.get_num_threads()} torch threads")
     a = handwritten(budget)
     print(f"efficiency: (a) hand-written script: {len(a)} trials, HV {final_hv(a):.4f}")
     with tempfile.TemporaryDirectory() as scratch:

@@ -96,7 +96,8 @@ def test_sqlite_is_refused_for_several_workers() -> None:
 def test_run_with_workers_on_a_journal(tmp_path: Path) -> None:
     from tests.conftest import tiny_toml
 
-    (tmp_path / "s.toml").write_text(tiny_toml("two", n_trials=4))
+    # 8 epochs: trials long enough that the second worker starts before the first finishes all
+    (tmp_path / "s.toml").write_text(tiny_toml("two", n_trials=4, epochs=8))
     res = subprocess.run([sys.executable, "-m", "search", "run", "s.toml", "--storage",
                           "runs/two.log", "--workers", "2", "--quiet"], cwd=tmp_path, env=ENV,
                          capture_output=True, text=True, timeout=300)
