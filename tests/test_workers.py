@@ -96,8 +96,9 @@ def test_sqlite_is_refused_for_several_workers() -> None:
 def test_run_with_workers_on_a_journal(tmp_path: Path) -> None:
     from tests.conftest import tiny_toml
 
-    # 8 epochs: trials long enough that the second worker starts before the first finishes all
-    (tmp_path / "s.toml").write_text(tiny_toml("two", n_trials=4, epochs=8))
+    # One worker may start a second or so after the other (two cores, both importing torch):
+    # trials of ~1 s keep the first from finishing all six before the second claims one.
+    (tmp_path / "s.toml").write_text(tiny_toml("two", n_trials=6, epochs=30))
     res = subprocess.run([sys.executable, "-m", "search", "run", "s.toml", "--storage",
                           "runs/two.log", "--workers", "2", "--quiet"], cwd=tmp_path, env=ENV,
                          capture_output=True, text=True, timeout=300)
@@ -105,6 +106,6 @@ def test_run_with_workers_on_a_journal(tmp_path: Path) -> None:
     study = optuna.load_study(study_name="two", storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "runs" / "two.log"))))
     workers = {t.user_attrs["worker"] for t in study.trials}
-    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 4
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 6
     assert len(workers) == 2
     assert (tmp_path / "runs" / "two" / "pareto.csv").exists()
