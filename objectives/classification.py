@@ -2,9 +2,11 @@
 model) → fine-tune (mask held) → quantization-aware fine-tune (per-layer weight bits, optional
 activation fake-quant) → bake → measure. Plain data in, plain data out; no Optuna here.
 
-Each fine-tune phase runs only where compression hurt (``Budget.skip_finetune``): right before
-it, the model as compressed so far is scored on the validation split, and the phase is skipped
-when it lost at most ``Budget.finetune_tolerance`` of the trained float model's accuracy."""
+Fine-tuning runs only where compression hurt (``Budget.skip_finetune``): after training, the
+pruned and quantized weights are scored on the validation split, and both phases are skipped
+when they lost at most ``Budget.finetune_tolerance`` of the trained float model's accuracy;
+otherwise the pruning fine-tune runs, and QAT is skipped only if the quantized model is then
+within the tolerance."""
 
 from __future__ import annotations
 
@@ -52,8 +54,8 @@ class Budget:
     batch_size: int = 64
     finetune_lr_scale: float = 0.1
     latency_reps: int = 10
-    #: Skip the prune fine-tune / QAT phase when the model, compressed so far, has lost at most
-    #: ``finetune_tolerance`` val accuracy against the trained float model (False: always run).
+    #: Skip the pruning fine-tune and QAT where compression lost at most ``finetune_tolerance``
+    #: val accuracy against the trained float model (see the module docstring; False: always).
     skip_finetune: bool = True
     finetune_tolerance: float = 0.01
 
@@ -131,7 +133,8 @@ def evaluate(
 
     start = time.perf_counter()
     fit("train", budget.epochs, t.lr, t.weight_decay, t.schedule, seed)
-    judge = budget.skip_finetune and (c.max_ratio > 0 or c.quantized)
+    judge = budget.skip_finetune and ((c.max_ratio > 0 and budget.finetune_epochs > 0)
+                                      or (c.quantized and budget.qat_epochs > 0))
     if judge:
         reference = metrics.accuracy(model, data.val)
     masks = apply_pruning(model, c)  # structured: the model is smaller from here on
