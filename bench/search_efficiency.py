@@ -91,7 +91,7 @@ def ceiling() -> tuple[int, float]:
 
 
 # ---------------------------------------------------------------- (a) the hand-written script
-def handwritten(budget_s: float) -> list[tuple[float, tuple[float, float]]]:
+def handwritten(budget_s: float, seed: int) -> list[tuple[float, tuple[float, float]]]:
     """What a user writes by hand: train fully, then prune + quantize, no fine-tuning."""
     data = load_dataset(DataConfig())
     x, y, xv, yv = data.train.x, data.train.y, data.val.x, data.val.y
@@ -105,7 +105,7 @@ def handwritten(budget_s: float) -> list[tuple[float, tuple[float, float]]]:
         bits = trial.suggest_categorical("bits", BITS)
         weight_decay = trial.suggest_float("weight_decay", *WEIGHT_DECAY, log=True)
         schedule = trial.suggest_categorical("schedule", SCHEDULES)
-        torch.manual_seed(SEED + trial.number)
+        torch.manual_seed(seed + trial.number)
         layers: list[nn.Module] = []
         c, h = 1, 8
         for w in widths:
@@ -118,7 +118,7 @@ def handwritten(budget_s: float) -> list[tuple[float, tuple[float, float]]]:
         opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=weight_decay)
         steps = len(y) // 64
         sched = make_scheduler(opt, schedule, LR, EPOCHS * steps)  # the same torch schedulers
-        gen = torch.Generator().manual_seed(SEED + trial.number)
+        gen = torch.Generator().manual_seed(seed + trial.number)
         model.train()
         for _ in range(EPOCHS):
             order = torch.randperm(len(y), generator=gen)
@@ -157,7 +157,7 @@ def handwritten(budget_s: float) -> list[tuple[float, tuple[float, float]]]:
 
     study = optuna.create_study(directions=["maximize", "minimize"],
                                 sampler=optuna.samplers.NSGAIISampler(
-                                    seed=SEED, population_size=POPULATION))
+                                    seed=seed, population_size=POPULATION))
     study.optimize(objective, timeout=budget_s)
     return [(t, p) for t, p in history if t <= budget_s]
 
@@ -166,12 +166,12 @@ def handwritten(budget_s: float) -> list[tuple[float, tuple[float, float]]]:
 History = list[tuple[float, tuple[float, float]]]
 
 
-def frontier(budget_s: float, early: bool, tmp: str,
+def frontier(budget_s: float, early: bool, tmp: str, seed: int = SEED,
              name: str = "") -> tuple[History, list[FrozenTrial]]:
-    cfg = StudyConfig(name=name or f"es-{'on' if early else 'off'}", n_trials=100_000, seed=SEED,
+    cfg = StudyConfig(name=name or f"es-{'on' if early else 'off'}", n_trials=100_000, seed=seed,
                       objectives=("val_accuracy", "size_bytes"), output_dir=f"{tmp}/out",
                       budget=BUDGET,
-                      sampler=SamplerConfig(seed=SEED, population_size=POPULATION),
+                      sampler=SamplerConfig(seed=seed, population_size=POPULATION),
                       space=SpaceConfig("cnn", SPACE),
                       early_stopping=EarlyStopping(enabled=early))
     study = create_or_load(cfg, f"sqlite:///{tmp}/bench.db")
@@ -254,22 +254,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED,
                         help="seed of the three samplers and of every trial's training")
     args = parser.parse_args()
-    globals()["SEED"] = args.seed  # read by handwritten() and frontier() at call time
     if args.keep and any((Path(args.keep) / k).exists() for k in "bcd"):
         sys.exit(f"--keep {args.keep}: it already holds studies from an earlier run, which "
                  "this run would continue; give a new or empty folder")
     budget = args.minutes * 60
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    print(f"efficiency: {args.minutes:g} min per search, seed {SEED}, "
+    print(f"efficiency: {args.minutes:g} min per search, seed {args.seed}, "
           f"{torch.get_num_threads()} torch threads")
-    a = handwritten(budget)
+    a = handwritten(budget, args.seed)
     print(f"efficiency: (a) hand-written script: {len(a)} trials, HV {final_hv(a):.4f}")
     with tempfile.TemporaryDirectory() as scratch:
         tmp = args.keep or scratch
-        b, b_trials = frontier(budget, early=False, tmp=f"{tmp}/b")
+        b, b_trials = frontier(budget, early=False, tmp=f"{tmp}/b", seed=args.seed)
         print(f"efficiency: (b) Frontier, early stopping off: {len(b)} trials, "
               f"HV {final_hv(b):.4f}")
-        c, c_trials = frontier(budget, early=True, tmp=f"{tmp}/c")
+        c, c_trials = frontier(budget, early=True, tmp=f"{tmp}/c", seed=args.seed)
         pruned = sum(t.state == TrialState.PRUNED for t in c_trials)
         print(f"efficiency: (c) Frontier default: {len(c)} complete + {pruned} stopped early, "
               f"HV {final_hv(c):.4f}")
@@ -279,7 +278,8 @@ def main() -> None:
         if args.control:
             samplers.SAMPLERS["nsga2"] = lambda seed, pop: optuna.samplers.NSGAIISampler(
                 seed=seed, population_size=pop)
-            d, d_trials = frontier(budget, early=True, tmp=f"{tmp}/d", name="control")
+            d, d_trials = frontier(budget, early=True, tmp=f"{tmp}/d", seed=args.seed,
+                                   name="control")
             pruned = sum(t.state == TrialState.PRUNED for t in d_trials)
             print(f"efficiency: (d) (c) with Optuna's NSGA-II: {len(d)} complete + {pruned} "
                   f"stopped early, HV {final_hv(d):.4f}")

@@ -146,18 +146,22 @@ def evaluate(
     harmless = judge and within_tolerance()
     set_bits(hooks, FULL_PRECISION)
     small_lr = t.lr * budget.finetune_lr_scale
+    tuned = False  # whether the pruning fine-tune changed the weights since the judgement
     if c.max_ratio > 0 and budget.finetune_epochs > 0:
         if harmless:
             skip("prune")
         else:  # train() builds a new optimizer over the (possibly new) parameters
             fit("prune", budget.finetune_epochs, small_lr, t.weight_decay, "cosine", seed + 1)
+            tuned = True
     if c.quantized:
         set_bits(hooks, bits)
         if c.act_bits < 32:
             attach_act_quant(model, c.act_bits, list(hooks))
         if budget.qat_epochs > 0:
             # activation ranges are only observed while training: QAT calibrates them
-            if c.act_bits >= FULL_PRECISION and (harmless or (judge and within_tolerance())):
+            # (without a fine-tune since, the judgement above already scored this model)
+            if c.act_bits >= FULL_PRECISION and (harmless or (judge and tuned
+                                                              and within_tolerance())):
                 skip("qat")
             else:
                 fit("qat", budget.qat_epochs, small_lr, 0.0, "cosine", seed + 2)

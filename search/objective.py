@@ -62,9 +62,7 @@ class _Monitor:
             self.done += 1
         if self.progress is not None:
             self.progress(self.trial, phase, epoch, self.done, self.total)
-        if epoch == 0:
-            return
-        if not self.cfg.early_stopping.record_curves:
+        if epoch == 0 or not self.cfg.early_stopping.record_curves:
             return
         # after the first fine-tune epoch (a pruning that broke the model shows there) and the last
         in_prune = phase == "prune" and epoch in (1, self.cfg.budget.finetune_epochs)
