@@ -192,7 +192,8 @@ def project_compressed(model: nn.Module, spec: Spec, *, pruned: bool) -> dict[st
     quantized to their bits. Fine-tuning after pruning is not simulated."""
     c = spec.compress
     if not pruned and c.max_ratio > 0:
-        model = copy.deepcopy(model)
+        # a checkpoint mid-training sees channels-last weights; torch's pruning views them flat
+        model = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
         apply_pruning(model, c)
     weights, others = metrics.split_parameters(model)
     bits = bits_by_layer(model, c)

@@ -1,6 +1,7 @@
 """One training loop over in-memory tensors: shuffled index batches, no DataLoader, no per-sample
-Python work. Schedules step per batch. On CUDA the loop uses bfloat16 autocast and channels-last
-memory for image batches; on CPU it runs in plain float32."""
+Python work. Schedules step per batch. Image models train in channels-last memory and AdamW runs
+its fused kernel (on 2 CPU cores both together make a digits CNN epoch 10-30 % faster, see
+bench/throughput.py); on CUDA the loop adds bfloat16 autocast, on CPU it stays float32."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class NonFiniteLossError(RuntimeError):
 def warm_up() -> None:
     """Import what torch loads lazily on the first optimizer (torch._dynamo, ~3 s on 2 cores),
     so that time is paid once per process and not in the first trial's ``train_seconds``."""
-    torch.optim.AdamW([nn.Parameter(torch.zeros(1))])
+    torch.optim.AdamW([nn.Parameter(torch.zeros(1))], fused=True)
 
 
 def make_scheduler(
@@ -91,12 +92,13 @@ def train(
     n = len(data)
     batch_size = min(batch_size, n)
     steps_per_epoch = n // batch_size  # the last partial batch is dropped; order reshuffles
-    cuda = data.x.device.type == "cuda"  # on CPU nothing below changes the float32 loop
-    amp = cuda and torch.cuda.is_bf16_supported()
-    channels_last = cuda and data.x.dim() == 4
+    device = data.x.device.type
+    amp = device == "cuda" and torch.cuda.is_bf16_supported()
+    channels_last = data.x.dim() == 4  # max-pool and batch norm are ~3x faster in it on CPU
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
+                                  fused=device in ("cpu", "cuda"))  # one kernel, not ~10 per step
     scheduler = make_scheduler(optimizer, schedule, lr, epochs * steps_per_epoch)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     model.train()

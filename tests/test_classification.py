@@ -1,6 +1,6 @@
 import math
 
-from objectives.classification import Budget, evaluate
+from objectives.classification import Budget, evaluate, project_compressed
 from objectives.metrics import nonzero_params
 from objectives.prune import prunable_layers
 from spaces import CNNSpec, CompressSpec, create_space
@@ -37,6 +37,23 @@ def test_same_seed_same_result(digits) -> None:  # type: ignore[no-untyped-def]
     b, _ = evaluate(space, spec, digits, budget, seed=5)
     assert (a.val_accuracy, a.params, a.size_bytes) == (b.val_accuracy, b.params, b.size_bytes)
     assert math.isnan(a.latency_ms)
+
+
+def test_projection_at_a_training_checkpoint_matches_the_compressed_model(digits) -> None:  # type: ignore[no-untyped-def]
+    # Early stopping projects the candidate from inside train(), where the model is in
+    # channels-last memory; pruning a copy of it must work and give the final figures.
+    space = create_space("cnn")
+    spec = CNNSpec((8, 16), compress=CompressSpec(prune_ratio=0.5, bits=4))
+    budget = Budget(epochs=2, finetune_epochs=0, qat_epochs=0, latency_reps=0)
+    seen: list[dict[str, float]] = []
+
+    def at_epoch(phase: str, _epoch: int, model) -> None:  # type: ignore[no-untyped-def]
+        if phase == "train":
+            seen.append(project_compressed(model, spec, pruned=False))
+
+    measured, _ = evaluate(space, spec, digits, budget, seed=0, on_epoch=at_epoch)
+    assert len(seen) == 2
+    assert seen[-1] == {"params": measured.params, "size_bytes": measured.size_bytes}
 
 
 def _evaluate_phases(digits, spec, budget):  # type: ignore[no-untyped-def]
