@@ -4,8 +4,10 @@
 
 1. Overhead: the same fixed candidate (CNN 24-24, 50 % pruned, 4 bits, the default study's
    budget) is run (a) as a hand-written torch loop — train, prune with a mask hook, fine-tune,
-   fake-quantize and fine-tune — and (b) as a trial of a real Frontier study (SQLite storage,
-   NSGA-II, all metrics measured and stored). Runs alternate; medians are compared.
+   fake-quantize and fine-tune — twice, with plain AdamW in NCHW memory and with the fused
+   AdamW and channels-last memory Frontier's loop uses, and (b) as a trial of a real Frontier
+   study (SQLite storage, NSGA-II, all metrics measured and stored). Runs alternate; medians
+   are compared, and the overhead is judged against the loop that trains as Frontier does.
 2. Hypervolume: the default study (studies/digits_cnn.toml) is run in a temporary storage and
    the hypervolume of its trials in (1 − val accuracy, log10 size in bits) with reference
    point (0.9, 6.5) is printed.
@@ -40,8 +42,12 @@ WIDTH = 24  # CNN 24-24: a mid-size candidate of the default space
 FIXED = {"min_depth": 2, "max_depth": 2, "widths": [WIDTH], "prune_ratio": 0.5, "bits": [4]}
 
 
-def bare_loop(cfg: StudyConfig, data, seed: int) -> float:  # type: ignore[no-untyped-def]
-    """The hand-written script: what a user would write without Frontier. Returns seconds."""
+def bare_loop(cfg: StudyConfig, data, seed: int,  # type: ignore[no-untyped-def]
+              fast: bool = False) -> float:
+    """The hand-written script: what a user would write without Frontier. Returns seconds.
+
+    ``fast`` gives it the two speed-ups of Frontier's loop (channels-last memory, fused AdamW),
+    so that the difference left is Frontier's own overhead."""
     start = time.perf_counter()
     torch.manual_seed(seed)
     model = create_space("cnn").build(CNNSpec((WIDTH, WIDTH)), data.input_shape, data.num_classes)
@@ -49,7 +55,9 @@ def bare_loop(cfg: StudyConfig, data, seed: int) -> float:  # type: ignore[no-un
     gen = torch.Generator().manual_seed(seed)
 
     def fit(epochs: int, lr: float) -> None:
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+        if fast:
+            model.to(memory_format=torch.channels_last)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4, fused=fast)
         steps = len(y) // b
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
         model.train()
@@ -62,6 +70,7 @@ def bare_loop(cfg: StudyConfig, data, seed: int) -> float:  # type: ignore[no-un
                 loss.backward()
                 opt.step()
                 sched.step()
+        model.to(memory_format=torch.contiguous_format)  # torch's pruning needs it
 
     fit(cfg.budget.epochs, 0.01)
     layers = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
@@ -90,23 +99,26 @@ def overhead(repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         study = create_or_load(cfg, f"sqlite:///{tmp}/bench.db")
         bare_loop(cfg, data, 0)  # warm-up
-        bare = []
-        for i in range(repeats):  # alternate, so drift of the machine hits both sides
+        bare_loop(cfg, data, 0, fast=True)
+        bare, fast = [], []
+        for i in range(repeats):  # alternate, so drift of the machine hits every side
             bare.append(bare_loop(cfg, data, i))
+            fast.append(bare_loop(cfg, data, i, fast=True))
             run_study(study, cfg, n_trials=i + 1, progress=False)
         # A trial's stored duration runs from ask() (sampling) to tell() (storage): everything
         # per trial; the per-run set-up (loading the dataset) is not a per-trial cost.
         framework = [t.duration.total_seconds() for t in study.trials if t.duration]
         extra = [t.duration.total_seconds() - t.user_attrs["metrics"]["train_seconds"]
                  for t in study.trials if t.duration]
-    b, f = statistics.median(bare), statistics.median(framework)
-    print(f"overhead: bare loop median {b:.3f} s, Frontier trial median {f:.3f} s "
-          f"(incl. sampling, storage, accuracy, MACs, latency) over {repeats} runs each")
-    print(f"overhead: per-trial overhead = {(f - b) / b:+.2%} of the bare training loop "
-          "(target < 2%)")
+    b, q, f = statistics.median(bare), statistics.median(fast), statistics.median(framework)
+    print(f"overhead: bare loop median {b:.3f} s (plain AdamW, NCHW), {q:.3f} s (fused AdamW, "
+          f"channels-last, as Frontier trains), Frontier trial median {f:.3f} s (incl. "
+          f"sampling, storage, accuracy, MACs, latency) over {repeats} runs each")
+    print(f"overhead: per-trial overhead = {(f - q) / q:+.2%} of the bare loop that trains as "
+          f"Frontier does (target < 2%); {(f - b) / b:+.2%} against the plain one")
     print(f"overhead: time outside training per trial (sampling, storage, evaluation, MACs, "
           f"latency) median {statistics.median(extra) * 1000:.1f} ms = "
-          f"{statistics.median(extra) / b:.2%} of the bare loop")
+          f"{statistics.median(extra) / q:.2%} of the like-for-like bare loop")
 
 
 def default_study_hypervolume() -> None:
