@@ -1,7 +1,8 @@
 """One training loop over in-memory tensors: shuffled index batches, no DataLoader, no per-sample
 Python work. Schedules step per batch. Image models train in channels-last memory and AdamW runs
-its fused kernel (on 2 CPU cores both together make a digits CNN epoch 10-30 % faster, see
-bench/throughput.py); on CUDA the loop adds bfloat16 autocast, on CPU it stays float32."""
+its fused kernel (on 2 CPU cores the two made bench/throughput.py's ResNet-8 1.7x and the trial
+of bench/overhead.py 1.24x faster); on CUDA the loop adds bfloat16 autocast, on CPU it stays
+float32."""
 
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ def train(
     steps_per_epoch = n // batch_size  # the last partial batch is dropped; order reshuffles
     device = data.x.device.type
     amp = device == "cuda" and torch.cuda.is_bf16_supported()
-    channels_last = data.x.dim() == 4  # max-pool and batch norm are ~3x faster in it on CPU
+    channels_last = data.x.dim() == 4  # CPU max-pool is ~3x faster in it
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
