@@ -139,7 +139,8 @@ def handwritten(budget_s: float, seed: int,
                 loss.backward()
                 opt.step()
                 sched.step()
-        model.to(memory_format=torch.contiguous_format)  # torch's pruning views weights flat
+        if fast:  # back to contiguous: torch's pruning views weights flat
+            model.to(memory_format=torch.contiguous_format)
         convs = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
         if ratio > 0:
             prune.global_unstructured([(m, "weight") for m in convs],
