@@ -179,7 +179,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
 def _cmd_worker(args: argparse.Namespace) -> None:
     n = _n_trials(args.n_trials)
-    study, cfg = load_existing(args.storage, args.study)
+    study, cfg = load_existing(args.storage, args.study, worker=worker_id())
     done = run_study(study, cfg, n_trials=n, log=args.log, threads=args.threads)
     if args.log == "bar":
         print(f"worker {worker_id()}: study {study.study_name!r} holds {done} finished trials")

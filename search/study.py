@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import optuna
@@ -11,15 +12,37 @@ from search.errors import FrontierError
 from search.samplers import make_sampler
 from search.storage import DEFAULT_STORAGE, open_storage, redact
 
-__all__ = ["CONFIG_ATTR", "create_or_load", "load_existing", "study_names"]
+__all__ = ["CONFIG_ATTR", "create_or_load", "load_existing", "session_seed", "study_names"]
 
 CONFIG_ATTR = "frontier_config"
 #: Parts of a stored config that must match when the study is continued.
 _FIXED = ("space", "dataset", "budget")
 
 
-def _sampler(cfg: StudyConfig) -> optuna.samplers.BaseSampler:
-    return make_sampler(cfg.sampler.name, cfg.sampler.seed, cfg.sampler.population_size)
+def session_seed(seed: int | None, trials_before: int, worker: str | None = None) -> int | None:
+    """The sampler's seed for one process working on a study.
+
+    A fresh study run by one process samples with the configured ``seed`` itself, so the run
+    is reproducible. A process that continues a study holding ``trials_before`` trials, or one
+    of several ``worker`` processes, gets a seed derived from all three: with the configured
+    seed unchanged it would draw the very candidates the earlier process (or the other
+    worker) already drew. ``None`` (unseeded) stays ``None``.
+    """
+    if seed is None or (trials_before == 0 and worker is None):
+        return seed
+    digest = hashlib.sha256(f"{seed}:{trials_before}:{worker or ''}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def _sampler(cfg: StudyConfig, trials_before: int = 0,
+             worker: str | None = None) -> optuna.samplers.BaseSampler:
+    seed = session_seed(cfg.sampler.seed, trials_before, worker)
+    return make_sampler(cfg.sampler.name, seed, cfg.sampler.population_size)
+
+
+def _trial_count(storage: optuna.storages.BaseStorage, name: str) -> int:
+    study_id = storage.get_study_id_from_name(name)
+    return len(storage.get_all_trials(study_id, deepcopy=False))
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
@@ -27,15 +50,23 @@ def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
     return [s.study_name for s in storage.get_all_studies()]
 
 
-def create_or_load(cfg: StudyConfig, storage_url: str | None = None) -> optuna.Study:
-    """Create ``cfg.name`` in the storage, or load it when it exists and its config agrees."""
+def create_or_load(cfg: StudyConfig, storage_url: str | None = None, *,
+                   worker: str | None = None) -> optuna.Study:
+    """Create ``cfg.name`` in the storage, or load it when it exists and its config agrees.
+
+    Processes that share the study at the same time each pass their own ``worker`` name
+    (e.g. :func:`search.reaper.worker_id`), so that their samplers draw different candidates
+    (see :func:`session_seed`).
+    """
     url = storage_url or cfg.storage or DEFAULT_STORAGE
     storage = open_storage(url)
     if cfg.name in study_names(storage):
-        study = optuna.load_study(study_name=cfg.name, storage=storage, sampler=_sampler(cfg))
+        sampler = _sampler(cfg, _trial_count(storage, cfg.name), worker)
+        study = optuna.load_study(study_name=cfg.name, storage=storage, sampler=sampler)
         _check_same(cfg, study, url)
         return study
-    study = optuna.create_study(study_name=cfg.name, storage=storage, sampler=_sampler(cfg),
+    study = optuna.create_study(study_name=cfg.name, storage=storage,
+                                sampler=_sampler(cfg, 0, worker),
                                 directions=list(cfg.directions),  # type: ignore[arg-type]
                                 load_if_exists=True)
     if CONFIG_ATTR not in study.user_attrs:
@@ -45,15 +76,18 @@ def create_or_load(cfg: StudyConfig, storage_url: str | None = None) -> optuna.S
     return study
 
 
-def load_existing(storage_url: str, name: str) -> tuple[optuna.Study, StudyConfig]:
-    """Load a study that must already exist, with the config stored on it."""
+def load_existing(storage_url: str, name: str, *,
+                  worker: str | None = None) -> tuple[optuna.Study, StudyConfig]:
+    """Load a study that must already exist, with the config stored on it (``worker``: as in
+    :func:`create_or_load`)."""
     storage = open_storage(storage_url, create=False)
     if name not in study_names(storage):
         raise FrontierError(f"study: no study named {name!r} in {redact(storage_url)}; "
                             f"`frontier ls --storage URL` lists the studies there")
     plain = optuna.load_study(study_name=name, storage=storage)
     cfg = stored_config(plain)
-    study = optuna.load_study(study_name=name, storage=storage, sampler=_sampler(cfg))
+    sampler = _sampler(cfg, _trial_count(storage, name), worker)
+    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
     return study, cfg
 
 

@@ -52,6 +52,20 @@ def _kill_one_mid_trial(url: str, name: str) -> tuple[int, list[subprocess.Popen
     raise AssertionError("the victim never ran a trial")
 
 
+def _first_draws(trials: list[optuna.trial.FrozenTrial]) -> list[dict[str, object]]:
+    """The parameters of each worker's first trial (retries, which repeat a dead trial's
+    parameters on purpose, left out)."""
+    first: dict[str, dict[str, object]] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        if "retry_of" not in t.user_attrs:
+            first.setdefault(str(t.user_attrs["worker"]), t.params)
+    return list(first.values())
+
+
+def _distinct(draws: list[dict[str, object]]) -> bool:
+    return len({tuple(sorted(d.items())) for d in draws}) == len(draws)
+
+
 def _check(url: str, name: str, killed: int) -> None:
     study = optuna.load_study(study_name=name, storage=open_storage(url, create=False))
     trials = study.get_trials()
@@ -68,6 +82,10 @@ def _check(url: str, name: str, killed: int) -> None:
     retries = [t for t in complete if t.user_attrs.get("retry_of") == killed]
     assert len(retries) == 1 and retries[0].params == dead.params
     assert not [t for t in trials if t.state == TrialState.RUNNING]
+    # Each worker seeds its sampler apart (search.study.session_seed): with the study's seed
+    # in every worker, each one's first trial would be the same candidate.
+    draws = _first_draws(trials)
+    assert len(draws) == 3 and _distinct(draws)
 
 
 def _run(url: str) -> None:
@@ -108,4 +126,5 @@ def test_run_with_workers_on_a_journal(tmp_path: Path) -> None:
     workers = {t.user_attrs["worker"] for t in study.trials}
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 6
     assert len(workers) == 2
+    assert _distinct(_first_draws(study.trials))
     assert (tmp_path / "runs" / "two" / "pareto.csv").exists()
