@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/search_efficiency.py [--minutes 5] [--seed 0] [--keep DIR] [--control]
                                                 [--fast-baseline] [--always-finetune]
+                                                [--workers N]
 
 Three searches on digits, one after the other in this process, each with the same wall-clock
 budget, the same CNN space (depth 1-4, widths 4-32, prune ratio 0-0.9, bits 2-32, weight decay
@@ -25,13 +26,17 @@ unchanged NSGA-II, which leaves stopped trials out of its population (search/sam
 ``--always-finetune`` makes (b) and (c) run every fine-tune phase (the ablation of fine-tuning
 only where compression hurt). ``--fast-baseline`` gives (a) the two speed-ups of Frontier's
 training loop (fused AdamW, channels-last memory), so that what is left of the difference is
-the search itself.
+the search itself. ``--workers N`` runs (b), (c) and (d) as N local worker processes on one
+journal file, each with cores / N torch threads, as ``python -m search run --workers N`` does;
+(a) stays the one process a hand-written script is.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -59,6 +64,7 @@ from search import create_or_load, run_study, samplers  # noqa: E402
 from search.config import SamplerConfig, SpaceConfig, StudyConfig  # noqa: E402
 from search.early_stop import EarlyStopping, ParetoStopper  # noqa: E402
 from search.pareto import HV_REFERENCE  # noqa: E402
+from search.reaper import worker_id  # noqa: E402
 from spaces.cnn import CNNSpace, CNNSpec  # noqa: E402
 from spaces.spec import SCHEDULES  # noqa: E402
 
@@ -178,22 +184,47 @@ def handwritten(budget_s: float, seed: int,
 History = list[tuple[float, tuple[float, float]]]
 
 
+def _worker(cfg: StudyConfig, url: str, deadline: float, threads: int) -> None:
+    """One of ``--workers`` processes: join the study and start trials until ``deadline``
+    (``time.time()``), so that the seconds spent starting the process count in the budget."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = create_or_load(cfg, url, worker=worker_id())
+    run_study(study, cfg, progress=False, timeout=max(0.0, deadline - time.time()),
+              threads=threads)
+
+
 def frontier(budget_s: float, early: bool, tmp: str, seed: int = SEED,
-             name: str = "", budget: Budget = BUDGET) -> tuple[History, list[FrozenTrial]]:
+             name: str = "", budget: Budget = BUDGET,
+             workers: int = 1) -> tuple[History, list[FrozenTrial]]:
     cfg = StudyConfig(name=name or f"es-{'on' if early else 'off'}", n_trials=100_000, seed=seed,
                       objectives=("val_accuracy", "size_bytes"), output_dir=f"{tmp}/out",
                       budget=budget,
                       sampler=SamplerConfig(seed=seed, population_size=POPULATION),
                       space=SpaceConfig("cnn", SPACE),
                       early_stopping=EarlyStopping(enabled=early))
-    study = create_or_load(cfg, f"sqlite:///{tmp}/bench.db")
-    start = time.monotonic()
+    Path(tmp).mkdir(parents=True, exist_ok=True)
+    url = f"{tmp}/bench.log" if workers > 1 else f"sqlite:///{tmp}/bench.db"
+    study = create_or_load(cfg, url)
     stamps: dict[int, float] = {}
+    if workers > 1:  # spawn, not fork: this process has started torch's thread pools
+        context = multiprocessing.get_context("spawn")
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        started = time.time()
+        procs = [context.Process(target=_worker, args=(cfg, url, started + budget_s, threads))
+                 for _ in range(workers)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        stamps = {t.number: t.datetime_complete.timestamp() - started
+                  for t in study.get_trials(deepcopy=False) if t.datetime_complete}
+    else:
+        start = time.monotonic()
 
-    def stamp(_: optuna.Study, trial: FrozenTrial) -> None:
-        stamps[trial.number] = time.monotonic() - start
+        def stamp(_: optuna.Study, trial: FrozenTrial) -> None:
+            stamps[trial.number] = time.monotonic() - start
 
-    run_study(study, cfg, progress=False, timeout=budget_s, callbacks=[stamp])
+        run_study(study, cfg, progress=False, timeout=budget_s, callbacks=[stamp])
     trials = study.get_trials()
     history = [(stamps[t.number], hv_point(t.user_attrs["metrics"]["val_accuracy"],
                                            t.user_attrs["metrics"]["size_bytes"]))
@@ -269,16 +300,27 @@ def main() -> None:
     parser.add_argument("--always-finetune", action="store_true",
                         help="(b) and (c) run every fine-tune phase (skip_finetune = false), "
                              "the ablation of fine-tuning only where compression hurt")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="run (b), (c) and (d) as N local worker processes on a journal "
+                             "file, as `run --workers N` does ((a) stays one process)")
     parser.add_argument("--seed", type=int, default=SEED,
                         help="seed of the three samplers and of every trial's training")
     args = parser.parse_args()
+    if args.workers < 1:
+        sys.exit(f"--workers: {args.workers} must be >= 1")
+    if args.workers > 1 and args.control:
+        sys.exit("--control with --workers: (d) swaps the sampler in this process only, which "
+                 "worker processes do not see; run --control with one worker")
     if args.keep and any((Path(args.keep) / k).exists() for k in "bcd"):
         sys.exit(f"--keep {args.keep}: it already holds studies from an earlier run, which "
                  "this run would continue; give a new or empty folder")
     budget = args.minutes * 60
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    procs = (f"; (b), (c): {args.workers} worker processes of "
+             f"{max(1, (os.cpu_count() or 1) // args.workers)} thread(s)" if args.workers > 1
+             else "")
     print(f"efficiency: {args.minutes:g} min per search, seed {args.seed}, "
-          f"{torch.get_num_threads()} torch threads")
+          f"{torch.get_num_threads()} torch threads{procs}")
     a = handwritten(budget, args.seed, fast=args.fast_baseline)
     loop = ", training as Frontier does" if args.fast_baseline else ""
     print(f"efficiency: (a) hand-written script{loop}: {len(a)} trials, HV {final_hv(a):.4f}")
@@ -286,12 +328,13 @@ def main() -> None:
         tmp = args.keep or scratch
         tuning = replace(BUDGET, skip_finetune=not args.always_finetune)
         b, b_trials = frontier(budget, early=False, tmp=f"{tmp}/b", seed=args.seed,
-                               budget=tuning)
+                               budget=tuning, workers=args.workers)
         every = ", every fine-tune run" if args.always_finetune else ""
+        every += f", {args.workers} workers" if args.workers > 1 else ""
         print(f"efficiency: (b) Frontier, early stopping off{every}: {len(b)} trials, "
               f"HV {final_hv(b):.4f}")
         c, c_trials = frontier(budget, early=True, tmp=f"{tmp}/c", seed=args.seed,
-                               budget=tuning)
+                               budget=tuning, workers=args.workers)
         pruned = sum(t.state == TrialState.PRUNED for t in c_trials)
         print(f"efficiency: (c) Frontier default{every}: {len(c)} complete + {pruned} stopped "
               f"early, HV {final_hv(c):.4f}")
@@ -302,7 +345,8 @@ def main() -> None:
             samplers.SAMPLERS["nsga2"] = lambda seed, pop: optuna.samplers.NSGAIISampler(
                 seed=seed, population_size=pop)
             d, d_trials = frontier(budget, early=True, tmp=f"{tmp}/d", seed=args.seed,
-                                   name="control", budget=tuning)
+                                   name="control", budget=tuning,
+                                   workers=args.workers)
             pruned = sum(t.state == TrialState.PRUNED for t in d_trials)
             print(f"efficiency: (d) (c) with Optuna's NSGA-II: {len(d)} complete + {pruned} "
                   f"stopped early, HV {final_hv(d):.4f}")
