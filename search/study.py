@@ -41,8 +41,7 @@ def _sampler(cfg: StudyConfig, trials_before: int = 0,
 
 
 def _trial_count(storage: optuna.storages.BaseStorage, name: str) -> int:
-    study_id = storage.get_study_id_from_name(name)
-    return len(storage.get_all_trials(study_id, deepcopy=False))
+    return storage.get_n_trials(storage.get_study_id_from_name(name))
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
