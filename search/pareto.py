@@ -20,7 +20,9 @@ __all__ = [
     "HV_REFERENCE",
     "front_frame",
     "front_trials",
+    "hv_point",
     "hypervolume",
+    "points_hypervolume",
     "trials_frame",
     "write_tables",
 ]
@@ -118,16 +120,27 @@ def completed(study: optuna.Study) -> list[FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
+def hv_point(val_accuracy: float, size_bytes: float) -> tuple[float, float]:
+    """A result in the hypervolume's space: (1 − val accuracy, log10 of size in bits)."""
+    return 1.0 - val_accuracy, math.log10(8 * size_bytes)
+
+
+def points_hypervolume(points: list[tuple[float, float]],
+                       reference: tuple[float, float] = HV_REFERENCE) -> float:
+    """Hypervolume dominated by ``points`` (see :func:`hv_point`), both coordinates minimised,
+    against ``reference``; points outside the reference box count nothing. Computed by
+    Optuna's own WFG implementation."""
+    inside = [p for p in points if p[0] < reference[0] and p[1] < reference[1]]
+    if not inside:
+        return 0.0
+    return float(compute_hypervolume(np.asarray(inside), np.asarray(reference)))
+
+
 def hypervolume(trials: list[FrozenTrial], reference: tuple[float, float] = HV_REFERENCE) -> float:
-    """Hypervolume dominated by ``trials`` in (1 − val accuracy, log10 of size in bits), both
-    minimised, against ``reference``; computed by Optuna's own WFG implementation."""
+    """Hypervolume dominated by the COMPLETE ``trials`` (see :func:`points_hypervolume`)."""
     points = []
     for t in trials:
         m = t.user_attrs.get(METRICS_ATTR)
         if t.state == TrialState.COMPLETE and m and m.get("size_bytes", 0) > 0:
-            p = (1.0 - m["val_accuracy"], math.log10(8 * m["size_bytes"]))
-            if p[0] < reference[0] and p[1] < reference[1]:
-                points.append(p)
-    if not points:
-        return 0.0
-    return float(compute_hypervolume(np.asarray(points), np.asarray(reference)))
+            points.append(hv_point(m["val_accuracy"], m["size_bytes"]))
+    return points_hypervolume(points, reference)

@@ -15,7 +15,8 @@ from search.errors import FrontierError
 from search.run import count_finished
 from search.storage import normalize, redact
 
-__all__ = ["check_multiprocess_storage", "gpu_envs", "run_workers", "visible_gpus"]
+__all__ = ["check_multiprocess_storage", "gpu_envs", "run_workers", "threads_per_worker",
+           "visible_gpus"]
 
 
 def check_multiprocess_storage(url: str) -> None:
@@ -25,6 +26,11 @@ def check_multiprocess_storage(url: str) -> None:
             f"--workers: {redact(url)} is SQLite, which is for one process; use a journal file "
             "(--storage runs/NAME.log) on one machine or postgresql://... across machines"
         )
+
+
+def threads_per_worker(workers: int) -> int:
+    """Torch CPU threads for each of ``workers`` local processes: the cores shared out."""
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 def visible_gpus() -> list[str]:
@@ -54,7 +60,7 @@ def run_workers(study: optuna.Study, url: str, workers: int, target: int, *,
     Each worker gets ``cpu_count // workers`` torch threads and, for a CUDA study, its own GPU
     (see :func:`gpu_envs`). Returns the number of workers that exited with an error.
     """
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads_per_worker(workers)
     cmd = [sys.executable, "-m", "search", "worker", "--storage", url, "--study",
            study.study_name, "--n-trials", str(target), "--threads", str(threads), "--quiet"]
     envs = gpu_envs(workers, device, visible_gpus() if device != "cpu" else [])
