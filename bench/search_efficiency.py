@@ -34,61 +34,53 @@ journal file, each with cores / N torch threads, as ``python -m search run --wor
 from __future__ import annotations
 
 import argparse
-import math
 import multiprocessing
-import os
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import optuna
 import torch
-import torch.nn.functional as F
-from optuna._hypervolume import compute_hypervolume
 from optuna.trial import FrozenTrial, TrialState
-from torch import nn
-from torch.nn.utils import prune
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from handwritten import (  # noqa: E402  (bench/, the script's own folder)
+    BITS,
+    EPOCHS,
+    LR,
+    MAX_DEPTH,
+    MAX_RATIO,
+    POPULATION,
+    WEIGHT_DECAY,
+    WIDTHS,
+    History,
+    handwritten,
+)
+
 from objectives.classification import Budget  # noqa: E402
-from objectives.data import DataConfig, load_dataset  # noqa: E402
 from objectives.metrics import size_bytes  # noqa: E402
 from objectives.prune import prune_magnitude  # noqa: E402
-from objectives.train import make_scheduler  # noqa: E402
 from search import create_or_load, run_study, samplers  # noqa: E402
 from search.config import SamplerConfig, SpaceConfig, StudyConfig  # noqa: E402
 from search.early_stop import EarlyStopping, ParetoStopper  # noqa: E402
-from search.pareto import HV_REFERENCE  # noqa: E402
+from search.pareto import hv_point, points_hypervolume  # noqa: E402
 from search.reaper import worker_id  # noqa: E402
+from search.workers import threads_per_worker  # noqa: E402
 from spaces.cnn import CNNSpace, CNNSpec  # noqa: E402
 from spaces.spec import SCHEDULES  # noqa: E402
 
-EPOCHS, SEED, POPULATION = 20, 0, 12
+SEED = 0
 BUDGET = Budget(epochs=EPOCHS, finetune_epochs=5, qat_epochs=5)  # (b) and (c)
-WIDTHS, BITS = [4, 6, 8, 12, 16, 24, 32], [2, 3, 4, 6, 8, 32]
-LR, WEIGHT_DECAY = 0.01, (1e-5, 1e-3)  # AdamW at a fixed lr; weight decay log-uniform
-# All three searches sample the same parameters from the same domains: depth, widths, prune
-# ratio, bits and the two training knobs, weight decay and learning-rate schedule.
-SPACE = {"min_depth": 1, "max_depth": 4, "widths": WIDTHS, "kernels": [3],
-         "prune_ratio": {"low": 0.0, "high": 0.9}, "bits": BITS, "lr": LR,
+# All three searches sample the same parameters from the same domains (bench/handwritten.py):
+# depth, widths, prune ratio, bits and the two training knobs, weight decay and schedule.
+SPACE = {"min_depth": 1, "max_depth": MAX_DEPTH, "widths": WIDTHS, "kernels": [3],
+         "prune_ratio": {"low": 0.0, "high": MAX_RATIO}, "bits": BITS, "lr": LR,
          "weight_decay": {"low": WEIGHT_DECAY[0], "high": WEIGHT_DECAY[1], "log": True},
          "schedule": list(SCHEDULES)}
-
-
-def hv_point(acc: float, size_bytes: float) -> tuple[float, float]:
-    return 1.0 - acc, math.log10(8 * size_bytes)
-
-
-def hypervolume(points: list[tuple[float, float]]) -> float:
-    inside = [p for p in points if p[0] < HV_REFERENCE[0] and p[1] < HV_REFERENCE[1]]
-    if not inside:
-        return 0.0
-    return float(compute_hypervolume(np.asarray(inside), np.asarray(HV_REFERENCE)))
 
 
 def ceiling() -> tuple[int, float]:
@@ -97,93 +89,12 @@ def ceiling() -> tuple[int, float]:
     the most any front of this space can have."""
     spec = CNNSpec(widths=(min(WIDTHS),))
     model = CNNSpace({"widths": WIDTHS}).build(spec, (1, 8, 8), 10)
-    prune_magnitude(model, SPACE["prune_ratio"]["high"])  # type: ignore[index]
+    prune_magnitude(model, MAX_RATIO)
     smallest = size_bytes(model, min(BITS))
-    return smallest, hypervolume([hv_point(1.0, smallest)])
-
-
-# ---------------------------------------------------------------- (a) the hand-written script
-def handwritten(budget_s: float, seed: int,
-                fast: bool = False) -> list[tuple[float, tuple[float, float]]]:
-    """What a user writes by hand: train fully, then prune + quantize, no fine-tuning.
-    ``fast`` trains as Frontier does (channels-last memory, fused AdamW)."""
-    data = load_dataset(DataConfig())
-    x, y, xv, yv = data.train.x, data.train.y, data.val.x, data.val.y
-    start = time.monotonic()
-    history: list[tuple[float, tuple[float, float]]] = []
-
-    def objective(trial: optuna.Trial) -> tuple[float, float]:
-        depth = trial.suggest_int("depth", 1, 4)
-        widths = [trial.suggest_categorical(f"width_{i}", WIDTHS) for i in range(depth)]
-        ratio = trial.suggest_float("prune_ratio", 0.0, 0.9)
-        bits = trial.suggest_categorical("bits", BITS)
-        weight_decay = trial.suggest_float("weight_decay", *WEIGHT_DECAY, log=True)
-        schedule = trial.suggest_categorical("schedule", SCHEDULES)
-        torch.manual_seed(seed + trial.number)
-        layers: list[nn.Module] = []
-        c, h = 1, 8
-        for w in widths:
-            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU()]
-            if h >= 4:
-                layers.append(nn.MaxPool2d(2))
-                h //= 2
-            c = w
-        model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(c * 4, 10))
-        if fast:
-            model.to(memory_format=torch.channels_last)
-        opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=weight_decay, fused=fast)
-        steps = len(y) // 64
-        sched = make_scheduler(opt, schedule, LR, EPOCHS * steps)  # the same torch schedulers
-        gen = torch.Generator().manual_seed(seed + trial.number)
-        model.train()
-        for _ in range(EPOCHS):
-            order = torch.randperm(len(y), generator=gen)
-            for i in range(steps):
-                idx = order[i * 64:(i + 1) * 64]
-                loss = F.cross_entropy(model(x[idx]), y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-        if fast:  # back to contiguous: torch's pruning views weights flat
-            model.to(memory_format=torch.contiguous_format)
-        convs = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
-        if ratio > 0:
-            prune.global_unstructured([(m, "weight") for m in convs],
-                                      pruning_method=prune.L1Unstructured, amount=ratio)
-            for m in convs:
-                prune.remove(m, "weight")
-        size_bits = 0
-        with torch.no_grad():
-            for m in convs:
-                if bits < 32:
-                    qmax = 2 ** (bits - 1) - 1
-                    amax = m.weight.abs().flatten(1).amax(1).clamp_min(1e-12)
-                    scale = (amax / qmax).view(-1, *([1] * (m.weight.dim() - 1)))
-                    m.weight.copy_(torch.clamp(torch.round(m.weight / scale), -qmax, qmax) * scale)
-                    size_bits += int(torch.count_nonzero(m.weight)) * bits + 32 * m.weight.shape[0]
-                else:
-                    size_bits += int(torch.count_nonzero(m.weight)) * 32
-            others = [p for n, p in model.named_parameters() if not n.endswith("weight")
-                      or p.dim() == 1]
-            size_bits += sum(int(torch.count_nonzero(p)) for p in others) * 32
-            model.eval()
-            acc = float((model(xv).argmax(1) == yv).float().mean())
-        size = math.ceil(size_bits / 8)
-        history.append((time.monotonic() - start, hv_point(acc, size)))
-        return acc, size
-
-    study = optuna.create_study(directions=["maximize", "minimize"],
-                                sampler=optuna.samplers.NSGAIISampler(
-                                    seed=seed, population_size=POPULATION))
-    study.optimize(objective, timeout=budget_s)
-    return [(t, p) for t, p in history if t <= budget_s]
+    return smallest, points_hypervolume([hv_point(1.0, smallest)])
 
 
 # ---------------------------------------------------------------- (b), (c) Frontier
-History = list[tuple[float, tuple[float, float]]]
-
-
 def _worker(cfg: StudyConfig, url: str, deadline: float, threads: int) -> None:
     """One of ``--workers`` processes: join the study and start trials until ``deadline``
     (``time.time()``), so that the seconds spent starting the process count in the budget."""
@@ -208,7 +119,7 @@ def frontier(budget_s: float, early: bool, tmp: str, seed: int = SEED,
     stamps: dict[int, float] = {}
     if workers > 1:  # spawn, not fork: this process has started torch's thread pools
         context = multiprocessing.get_context("spawn")
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = threads_per_worker(workers)
         started = time.time()
         procs = [context.Process(target=_worker, args=(cfg, url, started + budget_s, threads))
                  for _ in range(workers)]
@@ -234,14 +145,14 @@ def frontier(budget_s: float, early: bool, tmp: str, seed: int = SEED,
 
 
 def final_hv(history: list[tuple[float, tuple[float, float]]]) -> float:
-    return hypervolume([p for _, p in history])
+    return points_hypervolume([p for _, p in history])
 
 
 def first_reach(history: list[tuple[float, tuple[float, float]]], target: float) -> float | None:
     points: list[tuple[float, float]] = []
     for t, p in history:
         points.append(p)
-        if hypervolume(points) >= target:
+        if points_hypervolume(points) >= target:
             return t
     return None
 
@@ -317,7 +228,7 @@ def main() -> None:
     budget = args.minutes * 60
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     procs = (f"; (b), (c): {args.workers} worker processes of "
-             f"{max(1, (os.cpu_count() or 1) // args.workers)} thread(s)" if args.workers > 1
+             f"{threads_per_worker(args.workers)} thread(s)" if args.workers > 1
              else "")
     print(f"efficiency: {args.minutes:g} min per search, seed {args.seed}, "
           f"{torch.get_num_threads()} torch threads{procs}")
