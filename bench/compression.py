@@ -7,8 +7,8 @@ Seeds 0, 1, 2; mean ± std of test accuracy. Three tables:
    distillation (kd_weight 0.5, T = 4) from the cached ``cnn-large`` teacher (64-64-64,
    trained once, cached in runs/teachers).
 2. Pruning: a fixed CNN 32-32 unpruned, and unstructured (global magnitude) vs structured
-   (L1 filter) pruning at 50 % and 80 %, full precision: params, size_bytes, MACs and batch-1
-   CPU latency (median of 50 runs, one thread).
+   (group L1, Torch-Pruning) pruning at 50 % and 80 %, full precision: params, size_bytes, MACs
+   and batch-1 CPU latency (median of 50 runs, one thread).
 3. Int8: the CNN 32-32 at 8 bits (fake-quant QAT) vs its torch.ao int8 export.
 The CPU is shared with other jobs, so latencies are indicative; ratios are steadier.
 """

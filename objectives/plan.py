@@ -1,25 +1,17 @@
 """How a CompressSpec maps onto a concrete model: which layer gets which ratio and bits, and the
-pruning step itself (unstructured masks or structured shrinking)."""
+pruning step itself (unstructured masks, or structured pruning through Torch-Pruning)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from objectives.prune import prunable_layers, prune_magnitude
-from objectives.structured import shrink
-from spaces.channels import HasChannelGroups
+from objectives.prune import prune_magnitude
+from objectives.structured import prune_structured
+from spaces.layers import prunable_layers, ratio_targets
 from spaces.spec import CompressSpec
 
-__all__ = ["apply_pruning", "bits_by_layer", "ratio_targets"]
-
-
-def ratio_targets(model: nn.Module) -> list[str]:
-    """Layers ``CompressSpec.layer_ratios`` refers to, in order: the producing conv of every
-    channel group (models with ``channel_groups()``), else every prunable conv layer."""
-    if isinstance(model, HasChannelGroups):
-        return [g.conv for g in model.channel_groups()]
-    return [n for n, m in prunable_layers(model).items() if isinstance(m, nn.Conv1d | nn.Conv2d)]
+__all__ = ["apply_pruning", "bits_by_layer", "ratio_targets", "replay_pruning"]
 
 
 def bits_by_layer(model: nn.Module, c: CompressSpec) -> dict[str, int]:
@@ -34,23 +26,44 @@ def bits_by_layer(model: nn.Module, c: CompressSpec) -> dict[str, int]:
     return dict(zip(names, c.layer_bits, strict=True))
 
 
-def apply_pruning(model: nn.Module, c: CompressSpec, norm: str = "l1"
+def _example(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
+    """Zeros of shape ``(1, *input_shape)`` on the device (and dtype) of the model's weights."""
+    first = next(model.parameters())
+    return torch.zeros((1, *input_shape), device=first.device, dtype=first.dtype)
+
+
+def _prune_structured(model: nn.Module, c: CompressSpec, input_shape: tuple[int, ...]) -> None:
+    if c.max_ratio > 0:
+        prune_structured(model, _example(model, input_shape), c.layer_ratios or c.prune_ratio)
+
+
+def apply_pruning(model: nn.Module, c: CompressSpec, input_shape: tuple[int, ...]
                   ) -> dict[str, torch.Tensor]:
     """Prune ``model`` in place as ``c`` says and return the masks fine-tuning must hold.
 
-    Structured: filters are removed (the model shrinks) and the masks are all ones. Unstructured:
-    global magnitude pruning at ``prune_ratio``, or per-layer magnitude pruning at
-    ``layer_ratios`` (layers without one, e.g. the head, use ``prune_ratio``).
+    Structured (:mod:`objectives.structured`, traced on zeros of ``input_shape``): channels are
+    removed from every group of coupled layers but the output layer (the model shrinks) and the
+    masks are all ones; with ``layer_ratios`` a group takes the ratio of its earliest target
+    layer. Unstructured: global magnitude pruning at ``prune_ratio``, or per-layer magnitude
+    pruning at ``layer_ratios`` (layers without one, e.g. the head, use ``prune_ratio``).
     """
     targets = ratio_targets(model)
     if c.layer_ratios and len(c.layer_ratios) != len(targets):
         raise ValueError(f"layer_ratios: {len(c.layer_ratios)} ratios for {len(targets)} "
-                         f"layers {targets}")
+                         f"layers {targets}; the Spec was sampled for another model")
     if c.method == "structured":
-        if c.max_ratio > 0:
-            shrink(model, c.layer_ratios or c.prune_ratio, norm)
+        _prune_structured(model, c, input_shape)
         return {n: torch.ones_like(m.weight) for n, m in prunable_layers(model).items()}
     if c.method != "unstructured":
         raise ValueError(f"method: unknown pruning method {c.method!r}")
     per_layer = dict(zip(targets, c.layer_ratios, strict=True)) if c.layer_ratios else None
     return prune_magnitude(model, c.prune_ratio, per_layer)
+
+
+def replay_pruning(model: nn.Module, c: CompressSpec, input_shape: tuple[int, ...]) -> nn.Module:
+    """Give a freshly built ``model`` the shapes the compressed model of ``c`` has, so that its
+    stored state dict loads: structured pruning is replayed (pruned shapes depend only on the
+    ratios); unstructured pruning keeps shapes, so nothing is done. Returns ``model``."""
+    if c.method == "structured":
+        _prune_structured(model, c, input_shape)
+    return model

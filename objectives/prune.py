@@ -8,15 +8,9 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from spaces.layers import PrunableLayer, prunable_layers
+
 __all__ = ["PrunableLayer", "prunable_layers", "prune_magnitude"]
-
-PrunableLayer = nn.Conv1d | nn.Conv2d | nn.Linear
-
-
-def prunable_layers(model: nn.Module) -> dict[str, PrunableLayer]:
-    """Conv and linear layers by qualified name: their weights are pruned and quantized."""
-    return {name: m for name, m in model.named_modules()
-            if isinstance(m, PrunableLayer)}
 
 
 def prune_magnitude(model: nn.Module, ratio: float,

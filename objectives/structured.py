@@ -1,151 +1,180 @@
-"""Structured (channel) pruning: remove whole conv filters and return a physically smaller model.
+"""Structured (channel) pruning of any ``nn.Module`` through Torch-Pruning's dependency graph.
 
-A model opts in by implementing ``channel_groups()`` (see :mod:`spaces.channels`). For each group
-the filters of the producing conv are ranked by their L1 or L2 norm; the weakest are removed from
-that conv, from its batch norm, and from the input channels of every consumer (a conv, or a
-linear head reading ``k × k`` pooled features per channel). The modules are replaced by NEW,
-smaller ``nn.Conv2d`` / ``nn.BatchNorm2d`` / ``nn.Linear`` modules, so parameters, MACs and
-latency really shrink. Groups are shrunk in order; each sees the model as the earlier ones left it.
+Torch-Pruning (``torch_pruning``) traces one forward pass of an example input and finds the
+groups of coupled channels: a conv's filters with its batch norm and the inputs of the layers
+that read them (through flatten, pooling, concatenation), every layer tied to them by a residual
+addition, and both sides of a depthwise conv. :func:`prune_structured` removes the weakest
+channels of every group from all its members in place, so the model's modules really are smaller
+(parameters, MACs and latency fall) and still run.
+
+Rules:
+
+- **Importance**: Torch-Pruning's group L1 magnitude (``MagnitudeImportance(p=1)``): per channel,
+  the mean over the group's layers of the L1 norm of that channel's weights.
+- **Keep count**: each group keeps ``max(1, round((1 − ratio) · C))`` of its ``C`` channels
+  (:func:`keep_count`). Pruning is local (one ratio per group, never ranked across groups), so
+  the pruned shapes depend only on the ratios, not on the weights: pruning a freshly built model
+  the same way gives the shapes of a trained one (how stored models are reloaded).
+- **Output layers are never pruned**: every ``Conv1d``/``Conv2d``/``Linear`` whose output width
+  (out channels or features) equals the model's output width (``num_classes``, or ``dim 1`` of
+  the output of one forward pass) keeps its outputs (:func:`output_layers`). A hidden layer
+  exactly as wide as the output keeps its outputs too.
+- **Per-layer ratios** refer to :func:`spaces.layers.ratio_targets` (every conv layer, or for a
+  model without convs every linear layer but the last). A group takes the ratio of its *earliest*
+  target (in ``named_modules`` order) among the layers whose outputs it prunes; a group with no
+  target layer (e.g. the hidden linear layer of a CNN's classifier) keeps its width.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+import dataclasses
+from collections.abc import Mapping, Sequence
 
 import torch
+import torch_pruning as tp
 from torch import nn
 
-from spaces.channels import ChannelGroup, HasChannelGroups
+from spaces.layers import ratio_targets
 
-M = TypeVar("M", bound=nn.Module)
+__all__ = ["PrunedGroup", "keep_count", "output_layers", "prune_structured"]
 
-__all__ = ["NORMS", "keep_count", "rank_filters", "shrink", "shrinkable"]
-
-NORMS = ("l1", "l2")
+_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Linear)
 
 
-def shrinkable(model: nn.Module) -> bool:
-    """Whether ``model`` declares channel groups (supports structured pruning)."""
-    return isinstance(model, HasChannelGroups)
+@dataclasses.dataclass(frozen=True)
+class PrunedGroup:
+    """One group of coupled channels: the layer that named its ratio (its earliest layer whose
+    outputs it prunes), the ratio asked for, and the channels before and after."""
+
+    layer: str
+    ratio: float
+    before: int
+    after: int
 
 
 def keep_count(channels: int, ratio: float) -> int:
-    """Filters kept when pruning ``ratio`` of ``channels``: ``round((1 − ratio) · C)``, >= 1."""
+    """Channels kept when pruning ``ratio`` of ``channels``: ``round((1 − ratio) · C)``, >= 1."""
     return max(1, round((1.0 - ratio) * channels))
 
 
-def rank_filters(weight: torch.Tensor, keep: int, norm: str = "l1") -> torch.Tensor:
-    """Indices (ascending) of the ``keep`` filters of ``weight`` (out × …) with largest norm."""
-    if norm not in NORMS:
-        raise ValueError(f"norm: unknown norm {norm!r}; choose from {NORMS}")
-    flat = weight.detach().flatten(1)
-    scores = flat.abs().sum(1) if norm == "l1" else flat.pow(2).sum(1).sqrt()
-    top = torch.topk(scores, keep, largest=True, sorted=False).indices
-    return torch.sort(top).values
-
-
-def shrink(model: nn.Module, ratios: float | Sequence[float], norm: str = "l1"
-           ) -> list[tuple[str, int, int]]:
-    """Remove the weakest filters of every channel group of ``model`` in place.
-
-    ``ratios`` is one ratio for all groups or one per group (in ``channel_groups()`` order).
-    Returns ``(conv name, filters before, filters after)`` per group.
-    """
-    if not isinstance(model, HasChannelGroups):
-        raise ValueError(f"prune_method: structured pruning needs a model with channel_groups(); "
-                         f"{type(model).__name__} has none")
-    groups = model.channel_groups()
-    if not groups:
-        raise ValueError(f"prune_method: {type(model).__name__} has no channel groups to prune")
-    per_group = [float(ratios)] * len(groups) if isinstance(ratios, int | float) else list(ratios)
-    if len(per_group) != len(groups):
-        raise ValueError(f"layer_ratios: {len(per_group)} ratios for {len(groups)} channel groups")
-    report = []
-    for group, ratio in zip(groups, per_group, strict=True):
-        before = _module(model, group.conv, nn.Conv2d).out_channels
-        after = keep_count(before, ratio)
-        if after < before:
-            _shrink_group(model, group, after, norm)
-        report.append((group.conv, before, after))
-    return report
+def _width(layer: nn.Module) -> int:
+    """Output width of a conv (out channels) or linear layer (out features)."""
+    if isinstance(layer, nn.Linear):
+        return layer.out_features
+    if isinstance(layer, nn.Conv1d | nn.Conv2d):
+        return layer.out_channels
+    raise TypeError(f"{type(layer).__name__} is not a conv or linear layer")
 
 
 @torch.no_grad()
-def _shrink_group(model: nn.Module, group: ChannelGroup, keep: int, norm: str) -> None:
-    conv = _module(model, group.conv, nn.Conv2d)
-    if conv.groups != 1:
-        raise ValueError(f"{group.conv}: grouped/depthwise convs cannot be a channel group")
-    idx = rank_filters(conv.weight, keep, norm)
-    channels = conv.out_channels
-    _replace(model, group.conv, _slice_conv(conv, out_idx=idx))
-    if group.bn is not None:
-        _replace(model, group.bn, _slice_bn(_module(model, group.bn, nn.BatchNorm2d), idx))
-    for name in group.consumers:
-        consumer = _module(model, name, nn.Module)
-        if isinstance(consumer, nn.Conv2d):
-            _replace(model, name, _slice_conv(consumer, in_idx=idx))
-        elif isinstance(consumer, nn.Linear):
-            per_channel = consumer.in_features // channels
-            if per_channel * channels != consumer.in_features:
-                raise ValueError(f"{name}: in_features {consumer.in_features} is not a multiple "
-                                 f"of the {channels} channels of {group.conv}")
-            offsets = torch.arange(per_channel, device=idx.device)
-            features = (idx[:, None] * per_channel + offsets[None, :]).flatten()
-            _replace(model, name, _slice_linear(consumer, features))
-        else:
-            raise ValueError(f"{name}: a consumer must be nn.Conv2d or nn.Linear, got "
-                             f"{type(consumer).__name__}")
+def _output_width(model: nn.Module, example_inputs: torch.Tensor) -> int:
+    was_training = model.training
+    model.eval()  # batch 1 through BatchNorm in training mode fails, and stats must not move
+    try:
+        out = model(example_inputs)
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.dim() < 2:
+        raise ValueError(f"num_classes: the output of {type(model).__name__} is not a (batch, "
+                         "width, ...) tensor; pass num_classes (the output width)")
+    return int(out.shape[1])
 
 
-def _slice_conv(conv: nn.Conv2d, out_idx: torch.Tensor | None = None,
-                in_idx: torch.Tensor | None = None) -> nn.Conv2d:
-    weight = conv.weight
-    if out_idx is not None:
-        weight = weight[out_idx]
-    if in_idx is not None:
-        weight = weight[:, in_idx]
-    new = nn.Conv2d(weight.shape[1], weight.shape[0], conv.kernel_size, conv.stride,  # type: ignore[arg-type]
-                    conv.padding, conv.dilation, 1, conv.bias is not None,  # type: ignore[arg-type]
-                    conv.padding_mode, device=weight.device, dtype=weight.dtype)
-    new.weight.copy_(weight)
-    if conv.bias is not None and new.bias is not None:
-        new.bias.copy_(conv.bias if out_idx is None else conv.bias[out_idx])
-    return new
+def output_layers(model: nn.Module, example_inputs: torch.Tensor,
+                  num_classes: int | None = None) -> list[str]:
+    """Conv/linear layers whose output width equals the model's (``num_classes``, else measured
+    by one forward pass of ``example_inputs``): structured pruning never removes their outputs."""
+    width = num_classes if num_classes is not None else _output_width(model, example_inputs)
+    return [n for n, m in model.named_modules() if isinstance(m, _LAYERS) and _width(m) == width]
 
 
-def _slice_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> nn.BatchNorm2d:
-    new = nn.BatchNorm2d(len(idx), bn.eps, bn.momentum, bn.affine, bn.track_running_stats,
-                         device=idx.device)
-    if bn.affine:
-        new.weight.copy_(bn.weight[idx])
-        new.bias.copy_(bn.bias[idx])
-    if bn.running_mean is not None and new.running_mean is not None:
-        new.running_mean.copy_(bn.running_mean[idx])
-    if bn.running_var is not None and new.running_var is not None:
-        new.running_var.copy_(bn.running_var[idx])
-    if bn.num_batches_tracked is not None and new.num_batches_tracked is not None:
-        new.num_batches_tracked.copy_(bn.num_batches_tracked)
-    return new
+def _per_layer(model: nn.Module, ratios: float | Sequence[float] | Mapping[str, float]
+               ) -> tuple[float, dict[str, float]]:
+    """(ratio of groups without a named layer, ratio by target layer name)."""
+    if isinstance(ratios, int | float):
+        _check_ratio("prune_ratio", float(ratios))
+        return float(ratios), {}
+    if isinstance(ratios, Mapping):
+        named = {str(k): float(v) for k, v in ratios.items()}
+        layers = {n for n, m in model.named_modules() if isinstance(m, _LAYERS)}
+        unknown = sorted(set(named) - layers)
+        if unknown:
+            raise ValueError(f"layer_ratios: {unknown[0]!r} is not a conv or linear layer of "
+                             f"{type(model).__name__}; name layers as in named_modules()")
+    else:
+        targets = ratio_targets(model)
+        if len(ratios) != len(targets):
+            raise ValueError(f"layer_ratios: {len(ratios)} ratios for {len(targets)} layers "
+                             f"{targets}; give one per layer of ratio_targets(model)")
+        named = dict(zip(targets, map(float, ratios), strict=True))
+    for name, r in named.items():
+        _check_ratio(f"layer_ratios[{name!r}]", r)
+    return 0.0, named
 
 
-def _slice_linear(linear: nn.Linear, features: torch.Tensor) -> nn.Linear:
-    new = nn.Linear(len(features), linear.out_features, linear.bias is not None,
-                    device=linear.weight.device, dtype=linear.weight.dtype)
-    new.weight.copy_(linear.weight[:, features])
-    if linear.bias is not None and new.bias is not None:
-        new.bias.copy_(linear.bias)
-    return new
+def _check_ratio(field: str, ratio: float) -> None:
+    if not 0.0 <= ratio < 1.0:
+        raise ValueError(f"{field}: {ratio!r} is out of range; use a ratio in [0, 1)")
 
 
-def _module(model: nn.Module, name: str, kind: type[M]) -> M:
-    module = model.get_submodule(name)
-    if not isinstance(module, kind):
-        raise ValueError(f"{name}: expected {kind.__name__}, got {type(module).__name__}")
-    return module
+@torch.no_grad()
+def _check_runs(model: nn.Module, example_inputs: torch.Tensor) -> None:
+    """Raise if the pruned model no longer runs (e.g. a width hard-coded in its forward)."""
+    try:
+        model(example_inputs)
+    except Exception as err:
+        raise ValueError(f"prune_method: {type(model).__name__} no longer runs after structured "
+                         f"pruning ({type(err).__name__}: {err}); its forward probably hard-codes "
+                         "a width; use \"unstructured\" for it") from err
 
 
-def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    setattr(parent, child, new)
+def _assign(model: nn.Module, graph: tp.DependencyGraph, ignored: list[nn.Module],
+            named: dict[str, float], default: float) -> list[tuple[nn.Module, PrunedGroup]]:
+    """(root layer, group) for every group of ``graph``; ``after`` is still ``before``."""
+    order = {n: i for i, (n, _) in enumerate(model.named_modules())}
+    names = {m: n for n, m in model.named_modules() if isinstance(m, _LAYERS)}
+    out = []
+    for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=list(_LAYERS)):
+        root = group[0].dep.target.module
+        pruned = sorted((names[d.target.module] for d, _ in group
+                         if isinstance(d.target.module, _LAYERS)
+                         and graph.is_out_channel_pruning_fn(d.handler)), key=order.__getitem__)
+        ratio = next((named[n] for n in pruned if n in named), default)
+        out.append((root, PrunedGroup(pruned[0], ratio, _width(root), _width(root))))
+    return sorted(out, key=lambda g: order[g[1].layer])
+
+
+def prune_structured(model: nn.Module, example_inputs: torch.Tensor,
+                     ratios: float | Sequence[float] | Mapping[str, float],
+                     num_classes: int | None = None) -> list[PrunedGroup]:
+    """Remove the weakest channels of every group of coupled layers of ``model`` in place.
+
+    ``ratios``: one ratio for every group; or one per layer of :func:`spaces.layers.ratio_targets`
+    (a sequence), or by layer name (a mapping), where a group takes the ratio of its earliest
+    named layer and a group without one keeps its width. ``example_inputs`` (e.g. zeros of
+    shape ``(1, *input_shape)`` on the model's device) is traced once; the model's training mode
+    and batch-norm statistics are left as they were. Returns one :class:`PrunedGroup` per group,
+    in ``named_modules`` order of their layers. Raises ValueError (the model already pruned) if
+    the pruned model no longer runs.
+    """
+    default, named = _per_layer(model, ratios)
+    ignored = [model.get_submodule(n) for n in output_layers(model, example_inputs, num_classes)]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():  # the dependency graph is traced through autograd
+            graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs)
+            groups = _assign(model, graph, ignored, named, default)
+            # tp keeps int(C · (1 − r)) channels: ask for keep + ½ to keep exactly keep_count
+            per_root = {root: 1.0 - (keep_count(g.before, g.ratio) + 0.5) / g.before
+                        for root, g in groups if keep_count(g.before, g.ratio) < g.before}
+            if per_root:
+                pruner = tp.pruner.BasePruner(
+                    model, example_inputs, importance=tp.importance.MagnitudeImportance(p=1),
+                    global_pruning=False, pruning_ratio=0.0, pruning_ratio_dict=per_root,
+                    ignored_layers=ignored, root_module_types=list(_LAYERS))
+                pruner.step()
+                _check_runs(model, example_inputs)
+    finally:
+        model.train(was_training)
+    return [dataclasses.replace(g, after=_width(root)) for root, g in groups]

@@ -8,8 +8,6 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from spaces.channels import ChannelGroup
-
 __all__ = ["Backbone", "BasicBlock", "ConvBN", "InvertedResidual", "out_size", "usable_stride"]
 
 
@@ -76,12 +74,6 @@ class Backbone(nn.Module):
         self.head = head
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(features, num_classes)
-
-    def channel_groups(self) -> list[ChannelGroup]:
-        """Structured-pruning groups (see ``spaces.channels``): the internal channels of every
-        BasicBlock (``conv1`` → ``conv2``); channels added to a shortcut are never pruned."""
-        return [ChannelGroup(f"{name}.conv1.conv", f"{name}.conv1.bn", (f"{name}.conv2.conv",))
-                for name, module in self.named_modules() if isinstance(module, BasicBlock)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.stages(self.stem(x)))

@@ -13,7 +13,6 @@ from typing import Any
 import optuna
 from torch import nn
 
-from spaces.channels import ChannelGroup
 from spaces.domain import Choice, Domain, parse_domain, suggest
 from spaces.knobs import KNOB_NAMES, Knobs
 from spaces.registry import register_space
@@ -39,22 +38,9 @@ class CNNSpec:
 
 
 class ConvNet(nn.Sequential):
-    """``Sequential(blocks, AdaptiveAvgPool2d, Flatten, Linear)`` whose conv output channels can
-    be removed by structured pruning (see :mod:`spaces.channels`). Module names (and state-dict
+    """``Sequential(blocks, AdaptiveAvgPool2d, Flatten, Linear)``. Module names (and state-dict
     keys) are those of the plain Sequential: ``0.<block>.0`` is a conv, ``0.<block>.1`` its
     batch norm, ``3`` the head."""
-
-    def channel_groups(self) -> list[ChannelGroup]:
-        """One group per conv: its batch norm, and the next conv (or the head) as consumer."""
-        blocks = self[0]
-        assert isinstance(blocks, nn.Sequential)
-        groups = []
-        for i, block in enumerate(blocks):
-            assert isinstance(block, nn.Sequential)
-            bn = f"0.{i}.1" if isinstance(block[1], nn.BatchNorm2d) else None
-            consumer = f"0.{i + 1}.0" if i + 1 < len(blocks) else "3"
-            groups.append(ChannelGroup(f"0.{i}.0", bn, (consumer,)))
-        return groups
 
 
 _OPTIONS = ("min_depth", "max_depth", "widths", "kernels", "batch_norm")

@@ -1,9 +1,11 @@
 """Compression and training knobs shared by every space: their domains and their sampling.
 
-Per-layer knobs are conditional: with ``per_layer_prune = true`` a space with ``k`` prunable
-conv layers suggests ``prune_ratio_0 … prune_ratio_{k-1}`` instead of ``prune_ratio``; with
-``per_layer_bits = true`` it suggests ``bits_0 … bits_{k}`` (the head included) instead of
-``bits``. Fixed domains (a scalar or a one-element list) are never suggested.
+Per-layer knobs are conditional: with ``per_layer_prune = true`` a space whose models have ``k``
+ratio targets (``objectives.plan.ratio_targets``: every conv layer, or for a model without convs
+every linear layer but the last) suggests ``prune_ratio_0 … prune_ratio_{k-1}`` instead of
+``prune_ratio``; with ``per_layer_bits = true`` it suggests ``bits_0 … bits_{k}`` (the head
+included) instead of ``bits``. Fixed domains (a scalar or a one-element list) are never
+suggested.
 """
 
 from __future__ import annotations
@@ -87,12 +89,8 @@ class Knobs:
                 if not ok(value):
                     raise ValueError(f"space.{name}: {value!r} {message}")
 
-    def require(self, space: str, *, structured: bool, per_layer_prune: bool,
-                per_layer_bits: bool) -> None:
-        """Refuse knobs ``space`` cannot honour (instead of silently falling back)."""
-        if not structured and "structured" in domain_values(self.prune_method):
-            raise ValueError(f"space.prune_method: the {space} space has no channel groups for "
-                             "structured pruning; use \"unstructured\" (structured: cnn, resnet)")
+    def require(self, space: str, *, per_layer_prune: bool, per_layer_bits: bool) -> None:
+        """Refuse per-layer knobs ``space`` cannot honour (instead of silently falling back)."""
         if not per_layer_prune and self.per_layer_prune:
             raise ValueError(f"space.per_layer_prune: not supported by the {space} space; "
                              "use the global prune_ratio")
@@ -102,8 +100,8 @@ class Knobs:
 
     def sample(self, trial: optuna.Trial, n_groups: int = 0, n_layers: int = 0
                ) -> tuple[CompressSpec, TrainSpec]:
-        """Suggest the knobs of one trial for a model with ``n_groups`` prunable conv layers
-        (channel groups) and ``n_layers`` prunable layers in all (the head included)."""
+        """Suggest the knobs of one trial for a model with ``n_groups`` ratio targets (see the
+        module docstring) and ``n_layers`` prunable layers in all (the head included)."""
         method = str(suggest(trial, "prune_method", self.prune_method))
         if self.per_layer_prune and n_groups > 0:
             ratio = 0.0

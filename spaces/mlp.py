@@ -50,7 +50,7 @@ class MLPSpace:
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         opts = dict(options or {})
         self.knobs = Knobs.from_options(opts)
-        self.knobs.require("mlp", structured=False, per_layer_prune=False, per_layer_bits=False)
+        self.knobs.require("mlp", per_layer_prune=True, per_layer_bits=False)
         reject_unknown("mlp", opts, _OPTIONS)
         self.min_depth = non_negative_int("min_depth", opts.get("min_depth", 1), minimum=0)
         self.max_depth = non_negative_int("max_depth", opts.get("max_depth", 3), minimum=0)
@@ -71,7 +71,8 @@ class MLPSpace:
             depth = trial.suggest_int("depth", self.min_depth, self.max_depth)
         widths = tuple(int(suggest(trial, f"width_{i}", self.widths)) for i in range(depth))
         batch_norm = bool(suggest(trial, "batch_norm", self.batch_norm))
-        compress, train = self.knobs.sample(trial)
+        # ratio targets of a model without convs: its hidden linear layers
+        compress, train = self.knobs.sample(trial, n_groups=depth)
         return MLPSpec(widths, batch_norm, compress, train)
 
     def build(self, spec: MLPSpec, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:

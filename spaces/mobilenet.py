@@ -73,8 +73,7 @@ class MobileNetSpace:
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         opts = dict(options or {})
         self.knobs = Knobs.from_options(opts)
-        self.knobs.require("mobilenet", structured=False, per_layer_prune=False,
-                           per_layer_bits=False)
+        self.knobs.require("mobilenet", per_layer_prune=True, per_layer_bits=False)
         reject_unknown("mobilenet", opts, _OPTIONS)
         self.min_stages = non_negative_int("min_stages", opts.get("min_stages", 3))
         self.max_stages = non_negative_int("max_stages", opts.get("max_stages", 5))
@@ -112,8 +111,11 @@ class MobileNetSpace:
         m = float(suggest(trial, "width_multiplier", self.multiplier))
         expansion = int(suggest(trial, "expansion", self.expansion))
         stem_stride = int(suggest(trial, "stem_stride", self.stem_stride))
-        compress, train = self.knobs.sample(trial)
         d = self.divisor
+        head_width = make_divisible(self.head_width * max(1.0, m), d) if self.head_width else 0
+        # conv layers: the stem, per block (expansion,) depthwise and projection, the head
+        convs = 1 + sum(depths) * (2 if expansion == 1 else 3) + (1 if head_width else 0)
+        compress, train = self.knobs.sample(trial, n_groups=convs)
         return MobileNetSpec(
             widths=tuple(make_divisible(w * m, d) for w in self.base_widths[:stages]),
             depths=depths,
@@ -121,7 +123,7 @@ class MobileNetSpace:
             expansion=expansion,
             stem_width=make_divisible(self.stem_width * m, d),
             stem_stride=stem_stride,
-            head_width=make_divisible(self.head_width * max(1.0, m), d) if self.head_width else 0,
+            head_width=head_width,
             compress=compress,
             train=train,
         )

@@ -28,7 +28,7 @@ from spaces.options import (
 from spaces.registry import register_space
 from spaces.spec import CompressSpec, TrainSpec
 
-__all__ = ["ResNetSpace", "ResNetSpec"]
+__all__ = ["ResNetSpace", "ResNetSpec", "conv_count"]
 
 _OPTIONS = ("min_stages", "max_stages", "blocks", "widths", "base_widths", "width_multiplier",
             "strides", "stem_stride")
@@ -63,7 +63,7 @@ class ResNetSpace:
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         opts = dict(options or {})
         self.knobs = Knobs.from_options(opts)
-        self.knobs.require("resnet", structured=True, per_layer_prune=True, per_layer_bits=False)
+        self.knobs.require("resnet", per_layer_prune=True, per_layer_bits=False)
         reject_unknown("resnet", opts, _OPTIONS)
         self.min_stages = non_negative_int("min_stages", opts.get("min_stages", 1))
         self.max_stages = non_negative_int("max_stages", opts.get("max_stages", 3))
@@ -107,7 +107,7 @@ class ResNetSpace:
         strides = tuple(int(suggest(trial, f"stride_{i}", self.strides[i]))
                         for i in range(stages))
         stem_stride = int(suggest(trial, "stem_stride", self.stem_stride))
-        compress, train = self.knobs.sample(trial, n_groups=sum(blocks))
+        compress, train = self.knobs.sample(trial, n_groups=conv_count(widths, blocks, strides))
         return ResNetSpec(widths, blocks, strides, stem_stride, compress, train)
 
     def build(self, spec: ResNetSpec, input_shape: tuple[int, ...], num_classes: int
@@ -132,6 +132,19 @@ class ResNetSpace:
             stages.append(nn.Sequential(*blocks))
             cin = cout
         return Backbone(stem, nn.Sequential(*stages), nn.Identity(), cin, num_classes)
+
+
+def conv_count(widths: tuple[int, ...], blocks: tuple[int, ...], strides: tuple[int, ...]
+               ) -> int:
+    """Conv layers of a ResNet (the ratio targets of per-layer pruning): the stem, two per
+    block, and a projection shortcut for every stage that changes the width or strides.
+
+    Counted with the strides as given: an input so small that ``build`` skips a stride of a
+    stage that keeps the width has one projection (one conv layer) fewer.
+    """
+    projections = sum(1 for i, (w, s) in enumerate(zip(widths, strides, strict=True))
+                      if s != 1 or w != widths[max(i - 1, 0)])
+    return 1 + 2 * sum(blocks) + projections
 
 
 def _need(option: str, have: int, stages: int) -> None:

@@ -49,7 +49,7 @@ def test_projection_at_a_training_checkpoint_matches_the_compressed_model(digits
 
     def at_epoch(phase: str, _epoch: int, model) -> None:  # type: ignore[no-untyped-def]
         if phase == "train":
-            seen.append(project_compressed(model, spec, pruned=False))
+            seen.append(project_compressed(model, spec, digits.input_shape, pruned=False))
 
     measured, _ = evaluate(space, spec, digits, budget, seed=0, on_epoch=at_epoch)
     assert len(seen) == 2
