@@ -6,7 +6,11 @@ Fine-tuning runs only where compression hurt (``Budget.skip_finetune``): after t
 pruned and quantized weights are scored on the validation split, and both phases are skipped
 when they lost at most ``Budget.finetune_tolerance`` of the trained float model's accuracy;
 otherwise the pruning fine-tune runs, and QAT is skipped only if the quantized model is then
-within the tolerance."""
+within the tolerance.
+
+"Accuracy" here is the study's metric (``TensorData.metric``, accuracy by default; see
+``objectives.task``): ``Measured.val_accuracy`` / ``test_accuracy`` hold it, and the tolerance is
+a drop in it. Training minimises ``TensorData.loss``."""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from objectives.quantize import (
     fake_quantize,
     set_bits,
 )
+from objectives.task import loss_fn
 from objectives.train import train
 from spaces.registry import Space
 from spaces.spec import Spec
@@ -62,7 +67,8 @@ class Budget:
 
 @dataclass(frozen=True)
 class Measured:
-    """Everything measured on one compressed candidate."""
+    """Everything measured on one compressed candidate. ``val_accuracy`` / ``test_accuracy``
+    hold the study's metric (accuracy unless ``[dataset] metric`` says otherwise)."""
 
     val_accuracy: float
     test_accuracy: float
@@ -95,15 +101,17 @@ def evaluate(
 
     ``init`` is called on the freshly built model before training (e.g. transfer learning);
     ``teacher_logits`` (a teacher's logits on ``data.train``) enable distillation in every
-    training phase when ``spec.train.kd_weight`` > 0.
+    training phase when ``spec.train.kd_weight`` > 0 (refused with a ValueError unless the
+    loss is cross-entropy).
     """
-    device = data.train.x.device
+    device = data.device
     torch.manual_seed(seed)
     model = space.build(spec, data.input_shape, data.num_classes).to(device)
     if init is not None:
         init(model)
     t, c = spec.train, spec.compress
     augment = augment_fn(data.augment)  # the dataset's batch augmentation, in every phase
+    loss = loss_fn(data.loss)
     weights_before = sum(m.weight.numel() for m in prunable_layers(model).values())
 
     def phase(name: str) -> Callable[[int, float], None] | None:
@@ -112,11 +120,14 @@ def evaluate(
         return lambda epoch, _loss: on_epoch(name, epoch, model)
 
     epochs_run = 0
-    reference = 0.0  # val accuracy of the trained float model
+    reference = 0.0  # val metric of the trained float model
+
+    def val_score() -> float:
+        return metrics.score(model, data.val, data.metric)
 
     def within_tolerance() -> bool:
-        """Whether the model, as compressed so far, lost at most the tolerance of accuracy."""
-        return reference - metrics.accuracy(model, data.val) <= budget.finetune_tolerance
+        """Whether the model, as compressed so far, lost at most the tolerance of the metric."""
+        return reference - val_score() <= budget.finetune_tolerance
 
     def skip(name: str) -> None:
         if on_epoch is not None:
@@ -129,15 +140,15 @@ def evaluate(
         train(model, data.train, epochs=epochs, lr=lr, weight_decay=weight_decay,
               schedule=schedule, batch_size=budget.batch_size, seed=step_seed,
               on_epoch=phase(name), augment=augment, teacher_logits=teacher_logits,
-              kd_weight=t.kd_weight, kd_temperature=t.kd_temperature)
+              kd_weight=t.kd_weight, kd_temperature=t.kd_temperature, loss=loss)
 
     start = time.perf_counter()
     fit("train", budget.epochs, t.lr, t.weight_decay, t.schedule, seed)
     judge = budget.skip_finetune and ((c.max_ratio > 0 and budget.finetune_epochs > 0)
                                       or (c.quantized and budget.qat_epochs > 0))
     if judge:
-        reference = metrics.accuracy(model, data.val)
-    masks = apply_pruning(model, c)  # structured: the model is smaller from here on
+        reference = val_score()
+    masks = apply_pruning(model, c, data.input_shape)  # structured: smaller from here on
     bits = bits_by_layer(model, c)
     hooks = attach(model, masks)
     # Judged once on the fully compressed weights (pruned and quantized), so that a pruning
@@ -170,8 +181,8 @@ def evaluate(
 
     kept = sum(int(torch.count_nonzero(m)) for m in masks.values())
     measured = Measured(
-        val_accuracy=metrics.accuracy(model, data.val),
-        test_accuracy=metrics.accuracy(model, data.test),
+        val_accuracy=val_score(),
+        test_accuracy=metrics.score(model, data.test, data.metric),
         params=metrics.nonzero_params(model),
         size_bytes=metrics.size_bytes(model, bits),
         macs=metrics.macs(model, data.input_shape),
@@ -185,16 +196,17 @@ def evaluate(
 
 
 @torch.no_grad()
-def project_compressed(model: nn.Module, spec: Spec, *, pruned: bool) -> dict[str, float]:
+def project_compressed(model: nn.Module, spec: Spec, input_shape: tuple[int, ...], *,
+                       pruned: bool) -> dict[str, float]:
     """Nonzero params and size in bytes ``model`` would have if it were compressed now: unless
     ``pruned``, a copy is pruned exactly as the Spec says (unstructured masks, or structured
-    shrinking: the projected params are those of the shrunk copy), then its weights are
-    quantized to their bits. Fine-tuning after pruning is not simulated."""
+    pruning traced on ``input_shape``: the projected params are those of the smaller copy), then
+    its weights are quantized to their bits. Fine-tuning after pruning is not simulated."""
     c = spec.compress
     if not pruned and c.max_ratio > 0:
         # a checkpoint mid-training sees channels-last weights; torch's pruning views them flat
         model = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
-        apply_pruning(model, c)
+        apply_pruning(model, c, input_shape)
     weights, others = metrics.split_parameters(model)
     bits = bits_by_layer(model, c)
     projected = {n: fake_quantize(w.detach(), bits[n]) for n, w in weights.items()}

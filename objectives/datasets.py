@@ -201,7 +201,8 @@ def _imagefolder_load(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, int]:
     if need > _free_memory() // 2:
         raise ValueError(f"dataset.image_size: {len(folder.samples)} images at {size}×{size} "
                          f"need {need / 2**30:.1f} GiB, more than half the free memory; use a "
-                         "smaller image_size or fewer images")
+                         "smaller image_size or fewer images, or stream the folder through "
+                         "dataset.source (a load() returning torchvision's ImageFolder)")
     x = np.empty((len(folder.samples), 3, size, size), dtype=np.float32)
     for i, (path, _) in enumerate(folder.samples):
         try:

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from objectives.data import TensorData
+from objectives.data import DataSplit, Split, TensorData
+from objectives.metrics import predict
 from objectives.train import train
 from spaces.cnn import CNNSpec
 from spaces.registry import create_space
@@ -68,7 +69,7 @@ def load_teacher(cfg: Distill, data: TensorData, *, split_seed: int, seed: int,
                          f"{sorted(TEACHERS)}")
     start = time.perf_counter()
     space_name, spec = TEACHERS[cfg.teacher]
-    device = data.train.x.device
+    device = data.device
     torch.manual_seed(seed)
     model = create_space(space_name).build(spec, data.input_shape, data.num_classes).to(device)
     path = Path(cfg.cache_dir) / f"{teacher_key(cfg, data.name, split_seed, seed, batch_size)}.pt"
@@ -88,7 +89,10 @@ def load_teacher(cfg: Distill, data: TensorData, *, split_seed: int, seed: int,
 
 
 @torch.no_grad()
-def teacher_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
-    """The teacher's logits on ``x`` (eval mode), row for row, computed once per study."""
-    model.eval()
-    return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+def teacher_logits(model: nn.Module, data: torch.Tensor | DataSplit,
+                   batch_size: int = 2048) -> torch.Tensor:
+    """The teacher's logits (eval mode) on ``data`` (inputs, or a split read in order), row for
+    row, computed once per study: ``train`` indexes them with each batch's row positions."""
+    if isinstance(data, torch.Tensor):
+        data = Split(data, torch.zeros(len(data), dtype=torch.int64, device=data.device))
+    return predict(model, data, batch_size)[0]

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from objectives.data import Split
-from objectives.metrics import accuracy, latency_ms
+from objectives.data import DataSplit
+from objectives.metrics import latency_ms, score
 
 __all__ = ["Int8Comparison", "compare_int8", "int8_weight_layers", "to_int8"]
 
@@ -67,7 +67,8 @@ def int8_weight_layers(model: nn.Module) -> dict[str, torch.dtype]:
 
 @dataclass(frozen=True)
 class Int8Comparison:
-    """Accuracy and batch-1 CPU latency of the fake-quantized float model and its int8 export."""
+    """Accuracy (the study's metric) and batch-1 CPU latency of the fake-quantized float model
+    and its int8 export."""
 
     fake_quant_accuracy: float
     int8_accuracy: float
@@ -80,17 +81,17 @@ class Int8Comparison:
         return asdict(self)
 
 
-def compare_int8(model: nn.Module, split: Split, calibration_x: torch.Tensor,
+def compare_int8(model: nn.Module, split: DataSplit, calibration_x: torch.Tensor,
                  input_shape: tuple[int, ...], reps: int = 50,
-                 int8: nn.Module | None = None) -> Int8Comparison:
+                 int8: nn.Module | None = None, metric: str = "accuracy") -> Int8Comparison:
     """Convert ``model`` with :func:`to_int8` (unless its ``int8`` export is given) and measure
-    both on ``split`` (on CPU)."""
+    both on ``split`` (on CPU) by ``metric`` (see ``objectives.task``)."""
     cpu_split = split.to(torch.device("cpu"))
     float_model = copy.deepcopy(model).cpu()
     int8 = int8 if int8 is not None else to_int8(model, calibration_x)
     return Int8Comparison(
-        fake_quant_accuracy=accuracy(float_model, cpu_split),
-        int8_accuracy=accuracy(int8, cpu_split),
+        fake_quant_accuracy=score(float_model, cpu_split, metric),
+        int8_accuracy=score(int8, cpu_split, metric),
         float_latency_ms=latency_ms(float_model, input_shape, reps=reps),
         int8_latency_ms=latency_ms(int8, input_shape, reps=reps),
         int8_layers=len(int8_weight_layers(int8)),

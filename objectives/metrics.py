@@ -1,4 +1,5 @@
-"""What a candidate is judged by: accuracy, nonzero parameters, size in bytes, MACs, latency."""
+"""What a candidate is judged by: accuracy (or the study's metric, :func:`score`), nonzero
+parameters, size in bytes, MACs, latency."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from objectives.data import Split
+from objectives.batches import batches
+from objectives.data import DataSplit
 from objectives.prune import prunable_layers
+from objectives.task import metric_fn
 
 __all__ = [
     "accuracy",
@@ -20,6 +23,8 @@ __all__ = [
     "latency_ms",
     "macs",
     "nonzero_params",
+    "predict",
+    "score",
     "size_bytes",
     "split_parameters",
 ]
@@ -29,14 +34,39 @@ FLOAT_BYTES = 4  # everything not quantized is stored as float32
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, split: Split, batch_size: int = 2048) -> float:
+def accuracy(model: nn.Module, split: DataSplit, batch_size: int = 2048) -> float:
     """Top-1 accuracy of ``model`` (in eval mode) on ``split``."""
     model.eval()
     correct = 0
-    for i in range(0, len(split), batch_size):
-        logits = model(split.x[i:i + batch_size])
-        correct += int((logits.argmax(dim=1) == split.y[i:i + batch_size]).sum())
+    for _, x, y in batches(split, batch_size):
+        correct += int((model(x).argmax(dim=1) == y).sum())
     return correct / max(1, len(split))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, split: DataSplit, batch_size: int = 2048
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``model``'s outputs (in eval mode) on ``split`` and the split's targets, row for row."""
+    model.eval()
+    outputs, targets = [], []
+    for _, x, y in batches(split, batch_size):
+        outputs.append(model(x))
+        targets.append(y)
+    if not outputs:
+        return torch.empty(0), torch.empty(0)
+    return torch.cat(outputs), torch.cat(targets)
+
+
+def score(model: nn.Module, split: DataSplit, metric: str = "accuracy",
+          batch_size: int = 2048) -> float:
+    """The study's ``metric`` (a name or import string, see ``objectives.task``) of ``model``
+    on ``split``; higher is better. Accuracy is counted batch by batch; any other metric sees
+    the whole split's outputs at once."""
+    if metric == "accuracy":
+        return accuracy(model, split, batch_size)
+    fn = metric_fn(metric)
+    with torch.no_grad():
+        return float(fn(*predict(model, split, batch_size)))
 
 
 def nonzero_params(model: nn.Module) -> int:

@@ -1,8 +1,9 @@
-"""One training loop over in-memory tensors: shuffled index batches, no DataLoader, no per-sample
-Python work. Schedules step per batch. Image models train in channels-last memory and AdamW runs
-its fused kernel (on 2 CPU cores the two made bench/throughput.py's ResNet-8 1.7x and the trial
-of bench/overhead.py 1.24x faster); on CUDA the loop adds bfloat16 autocast, on CPU it stays
-float32."""
+"""One training loop over a split's batches (``objectives.batches``): for in-memory tensors,
+shuffled index batches with no DataLoader and no per-sample Python work; for a streamed split,
+the same batches read by DataLoader workers. Schedules step per batch. Image models train in
+channels-last memory and AdamW runs its fused kernel (on 2 CPU cores the two made
+bench/throughput.py's ResNet-8 1.7x and the trial of bench/overhead.py 1.24x faster); on CUDA
+the loop adds bfloat16 autocast, on CPU it stays float32."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from objectives.data import Split
+from objectives.batches import batches
+from objectives.data import DataSplit
+from objectives.task import Loss
 from spaces.spec import SCHEDULES
 
 __all__ = ["EpochCallback", "NonFiniteLossError", "distill_loss", "make_scheduler", "train",
@@ -64,7 +67,7 @@ def distill_loss(logits: torch.Tensor, target: torch.Tensor, teacher: torch.Tens
 
 def train(
     model: nn.Module,
-    data: Split,
+    data: DataSplit,
     *,
     epochs: int,
     lr: float,
@@ -77,48 +80,60 @@ def train(
     teacher_logits: torch.Tensor | None = None,
     kd_weight: float = 0.0,
     kd_temperature: float = 4.0,
+    loss: Loss | None = None,
 ) -> None:
-    """Train ``model`` in place with AdamW and cross-entropy on ``data`` (already on device).
+    """Train ``model`` in place with AdamW on ``data`` (in memory on its device, or streamed).
 
-    ``augment`` transforms each training batch (see ``objectives.augment``) with the loop's
-    seeded generator. With ``teacher_logits`` (a teacher's logits on ``data.x``, row for row)
-    and ``kd_weight`` > 0 the loss is :func:`distill_loss`; the teacher rows are indexed with
-    the batch indices, so no teacher forward runs per step (with augmented inputs they are an
-    approximation: the teacher saw the un-augmented image).
+    The loss is ``loss(outputs, targets)`` (default: cross-entropy). ``augment`` transforms
+    each training batch (see ``objectives.augment``) with the loop's seeded generator, the one
+    that also shuffles the batches. With ``teacher_logits`` (a teacher's logits on ``data``,
+    row for row) and ``kd_weight`` > 0 the loss is :func:`distill_loss`; the teacher rows are
+    indexed with the batch's row positions, so no teacher forward runs per step (with
+    augmented inputs they are an approximation: the teacher saw the un-augmented image).
+    Distillation needs class logits: with a ``loss`` other than cross-entropy it is refused.
 
     Raises NonFiniteLossError when an epoch's loss is NaN or infinite.
     """
     if epochs <= 0:
         return
+    distill = teacher_logits is not None and kd_weight > 0
+    if distill and loss not in (None, F.cross_entropy):
+        raise ValueError("dataset.loss: distillation (kd_weight > 0) mixes in a KL loss over "
+                         "class logits and needs loss = \"cross_entropy\"; use it, or set "
+                         "kd_weight = 0")
+    criterion = loss if loss is not None else F.cross_entropy
     n = len(data)
     batch_size = min(batch_size, n)
     steps_per_epoch = n // batch_size  # the last partial batch is dropped; order reshuffles
-    device = data.x.device.type
-    amp = device == "cuda" and torch.cuda.is_bf16_supported()
-    channels_last = data.x.dim() == 4  # CPU max-pool is ~3x faster in it
+    device = data.device
+    amp = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    channels_last = len(data.input_shape) == 3  # CPU max-pool is ~3x faster in it
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
-                                  fused=device in ("cpu", "cuda"))  # one kernel, not ~10 per step
+                                  fused=device.type in ("cpu", "cuda"))  # one kernel, not ~10
     scheduler = make_scheduler(optimizer, schedule, lr, epochs * steps_per_epoch)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     model.train()
     for epoch in range(1, epochs + 1):
-        order = torch.randperm(n, generator=generator).to(data.x.device)
-        total = torch.zeros((), device=data.x.device)
-        for step in range(steps_per_epoch):
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            x = data.x[idx] if augment is None else augment(data.x[idx], generator)
+        total = torch.zeros((), device=device)
+        for idx, x, y in batches(data, batch_size, generator=generator, drop_last=True):
+            if augment is not None:
+                x = augment(x, generator)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            teacher = teacher_logits[idx] if teacher_logits is not None else None
             with _autocast(amp):
-                loss = distill_loss(model(x), data.y[idx], teacher, kd_weight, kd_temperature)
+                if distill:
+                    assert teacher_logits is not None
+                    step_loss = distill_loss(model(x), y, teacher_logits[idx], kd_weight,
+                                             kd_temperature)
+                else:
+                    step_loss = criterion(model(x), y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            step_loss.backward()
             optimizer.step()
             scheduler.step()
-            total += loss.detach()
+            total += step_loss.detach()
         mean_loss = float(total) / steps_per_epoch
         if not math.isfinite(mean_loss):
             raise NonFiniteLossError(f"training loss became {mean_loss} in epoch {epoch}")

@@ -1,4 +1,8 @@
-"""The Pareto front (and all trials) as pandas tables, written as CSV and JSON."""
+"""The Pareto front (and all trials) as pandas tables, written as CSV and JSON.
+
+The validation and test metric columns are ``val_accuracy`` / ``test_accuracy``, or
+``val_<metric>`` / ``test_<metric>`` for a study whose ``[dataset] metric`` is not accuracy
+(its trials still store them under the accuracy keys; :func:`metric_columns`)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ import pandas as pd
 from optuna._hypervolume import compute_hypervolume
 from optuna.trial import FrozenTrial, TrialState
 
+from objectives.task import metric_name
 from search.objective import FAIL_REASON, METRICS_ATTR, SPEC_ATTR, STOP_REASON
+from search.study import CONFIG_ATTR
 
 __all__ = [
     "FRONT_COLUMNS",
@@ -22,6 +28,8 @@ __all__ = [
     "front_trials",
     "hv_point",
     "hypervolume",
+    "metric_columns",
+    "metric_label",
     "points_hypervolume",
     "trials_frame",
     "write_tables",
@@ -31,8 +39,26 @@ __all__ = [
 HV_REFERENCE = (0.9, 6.5)
 
 #: Leading columns of pareto.csv / pareto.json; ``param_<name>`` columns and ``spec`` follow.
+#: The two metric columns are renamed for a study whose metric is not accuracy (see
+#: :func:`metric_columns`).
 FRONT_COLUMNS = ["trial", "val_accuracy", "test_accuracy", "params", "size_bytes", "macs",
                  "train_seconds"]
+
+
+def metric_label(study: optuna.Study) -> str:
+    """The name of the study's metric: ``accuracy``, a built-in's name, or the name of the
+    user's function (read from the stored config; no user code is imported)."""
+    stored = study.user_attrs.get(CONFIG_ATTR, {}).get("dataset", {})
+    return metric_name(str(stored.get("metric", "accuracy")))
+
+
+def metric_columns(study: optuna.Study) -> dict[str, str]:
+    """Stored metric key -> its column name in outputs: ``val_accuracy`` -> ``val_<metric>``
+    and ``test_accuracy`` -> ``test_<metric>``; empty when the metric is accuracy."""
+    name = metric_label(study)
+    if name == "accuracy":
+        return {}
+    return {"val_accuracy": f"val_{name}", "test_accuracy": f"test_{name}"}
 
 
 def front_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -62,7 +88,8 @@ def front_frame(study: optuna.Study) -> pd.DataFrame:
     trials = front_trials(study)
     params = _param_columns(trials)
     columns = [*FRONT_COLUMNS, *(f"param_{p}" for p in params), "spec"]
-    return pd.DataFrame([_row(t, params) for t in trials], columns=columns)
+    frame = pd.DataFrame([_row(t, params) for t in trials], columns=columns)
+    return frame.rename(columns=metric_columns(study))
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
@@ -80,7 +107,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
                "reason": _reason(t),
                "duration_s": t.duration.total_seconds() if t.duration else None}
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).rename(columns=metric_columns(study))
 
 
 def _reason(t: FrozenTrial) -> str:

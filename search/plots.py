@@ -1,4 +1,5 @@
-"""The Pareto plot: accuracy against nonzero parameters (log axis), front over all trials.
+"""The Pareto plot: accuracy (the study's metric) against nonzero parameters (log axis), front
+over all trials.
 
 Drawn with plotly directly rather than ``optuna.visualization.plot_pareto_front`` because the
 hover must carry the rebuilt architecture, compression and test accuracy, and the front is drawn
@@ -14,13 +15,17 @@ import optuna
 import plotly.graph_objects as go
 
 from search.objective import METRICS_ATTR, SPEC_ATTR
-from search.pareto import completed, front_trials
+from search.pareto import completed, front_trials, metric_label
 from search.study import CONFIG_ATTR
 
 __all__ = ["pareto_figure", "write_html"]
 
 
-def _hover(t: optuna.trial.FrozenTrial) -> str:
+def _short(metric: str) -> str:
+    return "acc" if metric == "accuracy" else metric
+
+
+def _hover(t: optuna.trial.FrozenTrial, metric: str = "accuracy") -> str:
     m = t.user_attrs.get(METRICS_ATTR, {})
     spec = json.loads(t.user_attrs.get(SPEC_ATTR, "{}"))
     compress = spec.get("compress", {})
@@ -28,8 +33,8 @@ def _hover(t: optuna.trial.FrozenTrial) -> str:
                      if k not in ("compress", "train", "space"))
     return (f"<b>trial {t.number}</b><br>{spec.get('space', '?')}: {arch}<br>"
             f"prune {compress.get('prune_ratio', 0):.0%}, {compress.get('bits', 32)} bits<br>"
-            f"val acc {m.get('val_accuracy', float('nan')):.4f}, "
-            f"test acc {m.get('test_accuracy', float('nan')):.4f}<br>"
+            f"val {_short(metric)} {m.get('val_accuracy', float('nan')):.4f}, "
+            f"test {_short(metric)} {m.get('test_accuracy', float('nan')):.4f}<br>"
             f"params {m.get('params', 0):,}, size {m.get('size_bytes', 0):,} B, "
             f"MACs {m.get('macs', 0):,}")
 
@@ -47,6 +52,7 @@ def size_objective(study: optuna.Study) -> str:
 def pareto_figure(study: optuna.Study) -> go.Figure:
     """Scatter of every complete trial with the Pareto front highlighted."""
     x_name = size_objective(study)
+    metric = metric_label(study)
     trials = [t for t in completed(study) if METRICS_ATTR in t.user_attrs]
     front = sorted(front_trials(study), key=lambda t: t.user_attrs[METRICS_ATTR][x_name])
     on_front = {t.number for t in front}
@@ -60,17 +66,17 @@ def pareto_figure(study: optuna.Study) -> go.Figure:
     x, y = xy(rest)
     fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name="other trials",
                              marker={"color": "rgba(120,120,120,0.45)", "size": 7},
-                             hovertext=[_hover(t) for t in rest], hoverinfo="text"))
+                             hovertext=[_hover(t, metric) for t in rest], hoverinfo="text"))
     x, y = xy(front)
     fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name="Pareto front",
                              line={"shape": "hv", "color": "#d62728"},
                              marker={"size": 10, "color": "#d62728"},
-                             hovertext=[_hover(t) for t in front], hoverinfo="text"))
+                             hovertext=[_hover(t, metric) for t in front], hoverinfo="text"))
     fig.update_layout(
-        title=f"{study.study_name}: validation accuracy vs. {_AXIS[x_name]} "
+        title=f"{study.study_name}: validation {metric} vs. {_AXIS[x_name]} "
               f"({len(front)} on the front of {len(trials)} trials)",
         xaxis={"title": f"{_AXIS[x_name]} (log scale)", "type": "log"},
-        yaxis={"title": "validation accuracy"},
+        yaxis={"title": f"validation {metric}"},
         template="plotly_white", hovermode="closest", legend={"x": 0.99, "xanchor": "right",
                                                              "y": 0.02, "yanchor": "bottom"},
     )

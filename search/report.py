@@ -20,7 +20,15 @@ import plotly.graph_objects as go
 from optuna.trial import FrozenTrial, TrialState
 
 from search.objective import METRICS_ATTR, SPEC_ATTR
-from search.pareto import HV_REFERENCE, completed, front_trials, hypervolume, trials_frame
+from search.pareto import (
+    HV_REFERENCE,
+    completed,
+    front_trials,
+    hypervolume,
+    metric_columns,
+    metric_label,
+    trials_frame,
+)
 from search.plots import pareto_figure
 from search.report_figures import (
     Figureish,
@@ -97,7 +105,8 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 def report_figures(study: optuna.Study, objectives: Sequence[str] | None = None
                    ) -> dict[str, Figureish]:
     """The report's figures by name (a string is the note shown instead of a figure)."""
-    names = list(objectives or stored_config(study).objectives)
+    columns = metric_columns(study)  # val_accuracy shown as val_<metric>
+    names = [columns.get(o, o) for o in objectives or stored_config(study).objectives]
     return {
         "pareto": pareto_figure(study).update_layout(height=560),
         "hypervolume": hypervolume_figure(study),
@@ -122,6 +131,13 @@ _FRONT_HEADERS = ("trial", "val acc", "test acc", "params", "size (B)", "MACs", 
                   "train (s)", "bits", "pruned")
 
 
+def _front_headers(metric: str) -> tuple[str, ...]:
+    """The front table's headings, the metric's named when it is not accuracy."""
+    if metric == "accuracy":
+        return _FRONT_HEADERS
+    return (_FRONT_HEADERS[0], f"val {metric}", f"test {metric}", *_FRONT_HEADERS[3:])
+
+
 def _front_table(study: optuna.Study) -> str:
     rows = []
     for t in front_trials(study):
@@ -136,7 +152,8 @@ def _front_table(study: optuna.Study) -> str:
         ]) + f'<td class="text">{html.escape(_arch(t))}</td></tr>')
     if not rows:
         return '<p class="note">The front is empty: no complete trials yet.</p>'
-    head = "".join(f"<th>{h}</th>" for h in _FRONT_HEADERS) + '<th class="text">architecture</th>'
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in _front_headers(metric_label(study)))
+    head += '<th class="text">architecture</th>'
     example = front_trials(study)[0].number
     return (f'<table class="sortable" id="front-table"><thead><tr>{head}</tr></thead><tbody>'
             f'{"".join(rows)}</tbody></table><p class="hint">Click a heading to sort. Export a '
@@ -173,8 +190,9 @@ def _summary(study: optuna.Study, objectives: Sequence[str]) -> str:
     by_state = {s: sum(t.state == s for t in trials) for s in TrialState}
     front = front_trials(study)
     arrows = {"MAXIMIZE": "↑", "MINIMIZE": "↓"}
-    objs = ", ".join(f"{o} {arrows[d.name]}" for o, d in zip(objectives, study.directions,
-                                                             strict=True))
+    columns = metric_columns(study)
+    objs = ", ".join(f"{columns.get(o, o)} {arrows[d.name]}"
+                     for o, d in zip(objectives, study.directions, strict=True))
     tests = [t.user_attrs.get(METRICS_ATTR, {}).get("test_accuracy") for t in front]
     best = max((a for a in tests if a is not None), default=None)
     items = [
@@ -187,7 +205,8 @@ def _summary(study: optuna.Study, objectives: Sequence[str]) -> str:
         f"(1 − val acc, log10 size bits; reference {HV_REFERENCE})",
     ]
     if best is not None:
-        items.append(f"<b>best test accuracy on the front</b> {best:.4f}")
+        items.append(f"<b>best test {html.escape(metric_label(study))} on the front</b> "
+                     f"{best:.4f}")
     return '<p class="summary">' + "".join(f"<span>{i}</span>" for i in items) + "</p>"
 
 
