@@ -1,5 +1,7 @@
 """The engine: config → Optuna study → run/resume → Pareto → plots and exports."""
 
+from objectives.classification import Budget
+from objectives.data import DataConfig
 from search.config import OBJECTIVES, SamplerConfig, SpaceConfig, StudyConfig, load_config
 from search.errors import FrontierError
 from search.exports import write_outputs
@@ -12,6 +14,8 @@ from search.study import create_or_load, load_existing
 __all__ = [
     "DEFAULT_STORAGE",
     "OBJECTIVES",
+    "Budget",
+    "DataConfig",
     "FrontierError",
     "SamplerConfig",
     "SpaceConfig",

@@ -12,6 +12,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
+from objectives.data import TensorData
 from search.browser import screenshot
 from search.config import StudyConfig, load_config
 from search.dashboard import serve
@@ -19,12 +20,12 @@ from search.errors import FrontierError
 from search.export import export_trial
 from search.exports import write_outputs
 from search.images import write_image, write_images
-from search.pareto import front_frame, trials_frame
+from search.pareto import front_frame, metric_columns, metric_label, trials_frame
 from search.plots import pareto_figure, write_html
 from search.progress import LOG_MODES
 from search.reaper import worker_id
 from search.report import report_figures, write_report
-from search.run import FINISHED, count_finished, run_study
+from search.run import FINISHED, count_finished, prepare, run_study
 from search.storage import DEFAULT_STORAGE, open_storage, redact
 from search.study import create_or_load, load_existing, study_names
 from search.workers import check_multiprocess_storage, run_workers
@@ -141,7 +142,9 @@ def _print_front(study: optuna.Study) -> None:
     if front.empty:
         print("the front is empty (no complete trials yet)")
         return
-    cols = ["trial", "val_accuracy", "test_accuracy", "params", "size_bytes", "macs"]
+    shown = metric_columns(study)  # val_accuracy is val_<metric> for a study's own metric
+    cols = ["trial", *(shown.get(c, c) for c in ("val_accuracy", "test_accuracy")), "params",
+            "size_bytes", "macs"]
     cols += [c for c in front.columns if c in ("param_bits", "param_prune_ratio")]
     with pd.option_context("display.width", 160, "display.max_columns", 20,
                            "display.float_format", "{:.4f}".format):
@@ -163,9 +166,10 @@ def _cmd_run(args: argparse.Namespace) -> None:
         raise FrontierError(f"--workers: {args.workers} must be >= 1")
     if args.workers > 1:
         check_multiprocess_storage(url)
+    data, _ = prepare(cfg)  # data and a user builder are checked before the study is written
     study = create_or_load(cfg, url)
     if args.workers == 1:
-        _optimize(study, cfg, url, n, args.log, out)
+        _optimize(study, cfg, url, n, args.log, out, data)
         return
     failed = run_workers(study, url, args.workers, n or cfg.n_trials,
                          progress=args.log == "bar", device=cfg.device)
@@ -193,9 +197,9 @@ def _cmd_resume(args: argparse.Namespace) -> None:
 
 
 def _optimize(study: optuna.Study, cfg: StudyConfig, url: str, n: int | None, log: str,
-              out: Path) -> None:
+              out: Path, data: TensorData | None = None) -> None:
     try:
-        done = run_study(study, cfg, n_trials=n, log=log)
+        done = run_study(study, cfg, n_trials=n, log=log, data=data)
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: frontier resume --storage {redact(url)} "
               f"--study {study.study_name}", file=sys.stderr)
@@ -242,14 +246,15 @@ def _cmd_export(args: argparse.Namespace) -> None:
     stored = done.stored_test_accuracy
     print(f"wrote {done.out_dir}: spec.json, model.json, state_dict.pt, program.pt2, "
           f"metrics.json (trial {done.trial}, {where})")
-    print(f"rebuilt model: test accuracy {done.test_accuracy:.6f} (stored "
+    metric = metric_label(study)
+    print(f"rebuilt model: test {metric} {done.test_accuracy:.6f} (stored "
           f"{'?' if stored is None else f'{stored:.6f}'})")
     if stored is not None and abs(done.test_accuracy - stored) > 1e-6:
-        print("frontier: warning: the rebuilt model's test accuracy differs from the stored one "
+        print(f"frontier: warning: the rebuilt model's test {metric} differs from the stored one "
               "(different device or library versions?)", file=sys.stderr)
     if done.int8 is not None:
         c = done.int8
-        print(f"wrote int8.ts, int8.json: int8 test accuracy {c.int8_accuracy:.4f} (fake-quant "
+        print(f"wrote int8.ts, int8.json: int8 test {metric} {c.int8_accuracy:.4f} (fake-quant "
               f"{c.fake_quant_accuracy:.4f}), batch-1 CPU latency {c.int8_latency_ms:.3f} ms "
               f"(float {c.float_latency_ms:.3f} ms), {c.int8_layers} int8 layers")
 

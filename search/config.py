@@ -7,6 +7,7 @@ the fix; nothing is executed, a config is data.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import tomllib
 import types
 import typing
@@ -21,7 +22,8 @@ from objectives.transfer import Transfer
 from search.early_stop import EarlyStopping
 from search.errors import FrontierError
 from spaces.domain import domain_values
-from spaces.registry import create_space
+from spaces.locate import canonical, canonical_module, module_ref
+from spaces.registry import SPACES, create_space
 
 __all__ = [
     "OBJECTIVES",
@@ -33,6 +35,8 @@ __all__ = [
 ]
 
 #: Study objectives and their directions. The test accuracy is never an objective.
+#: ``val_accuracy`` is the study's metric (``[dataset] metric``, accuracy by default) on the
+#: validation split.
 OBJECTIVES: dict[str, str] = {
     "val_accuracy": "maximize",
     "params": "minimize",
@@ -44,10 +48,19 @@ OBJECTIVES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class SpaceConfig:
-    """Which space and its options (domains as plain data, see ``spaces.domain``)."""
+    """Which space and its options (domains as plain data, see ``spaces.domain``).
+
+    A user's define-by-run builder is the space ``"model"`` with the option ``model``: its
+    import string, or (from Python) the function itself, stored as its import string."""
 
     name: str = "cnn"
     options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def builder(cls, build: Any, **options: Any) -> SpaceConfig:
+        """The space of a user's ``build(trial, input_shape, num_classes)`` (a function or an
+        import string) with the knobs in ``options`` (``prune_ratio``, ``bits``, ``lr``...)."""
+        return cls("model", {"model": build, **options})
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,9 @@ class StudyConfig:
     device: str = "cpu"
     output_dir: str | None = None
     objectives: tuple[str, ...] = ("val_accuracy", "params")
+    #: Modules imported before the config is checked, in every process (e.g. ones that
+    #: ``@register_space`` a space); dotted names or ``.py`` paths, stored as in spaces.locate.
+    imports: tuple[str, ...] = ()
     space: SpaceConfig = field(default_factory=SpaceConfig)
     dataset: DataConfig = field(default_factory=DataConfig)
     budget: Budget = field(default_factory=Budget)
@@ -100,6 +116,7 @@ class StudyConfig:
     transfer: Transfer = field(default_factory=Transfer)
 
     def __post_init__(self) -> None:
+        _resolve_user_code(self)
         _validate(self)
 
     @property
@@ -118,6 +135,7 @@ class StudyConfig:
         study = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                  if f.name not in _SECTIONS and f.name != "storage"}
         study["objectives"] = list(self.objectives)
+        study["imports"] = list(self.imports)
         return {
             "study": study,
             "space": {"name": self.space.name, **self.space.options},
@@ -131,8 +149,10 @@ class StudyConfig:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> StudyConfig:
-        """Build from a TOML-shaped dict; unknown sections or keys are errors."""
+    def from_dict(cls, data: dict[str, Any], source: str = "config",
+                  base_dir: str | Path | None = None) -> StudyConfig:
+        """Build from a TOML-shaped dict; unknown sections or keys are errors. Import strings
+        are looked up in ``base_dir`` (the study file's folder), then the current folder."""
         unknown = set(data) - {"study", *_SECTIONS}
         if unknown:
             raise FrontierError(f"{source}: unknown section [{sorted(unknown)[0]}]; known "
@@ -144,13 +164,25 @@ class StudyConfig:
         kwargs = _typed(cls, study, "study", source, skip=set(_SECTIONS))
         if "objectives" in kwargs:
             kwargs["objectives"] = tuple(kwargs["objectives"])
-        space = dict(_table(data, "space", source))
-        space_name = space.pop("name", "cnn")
+        bases = [base_dir] if base_dir is not None else []
+        try:
+            if "imports" in kwargs:
+                kwargs["imports"] = tuple(canonical_module(m, "study.imports", bases)
+                                          for m in kwargs["imports"])
+            space = dict(_table(data, "space", source))
+            if isinstance(space.get("model"), str):
+                space["model"] = canonical(space["model"], "space.model", bases)
+            dataset = dict(_table(data, "dataset", source))
+            for key in _DATA_REFS:
+                if isinstance(dataset.get(key), str) and ":" in dataset[key]:
+                    dataset[key] = canonical(dataset[key], f"dataset.{key}", bases)
+        except ValueError as err:
+            raise FrontierError(f"{source}: {err}") from None
+        space_name = space.pop("name", "model" if "model" in space else "cnn")
         if not isinstance(space_name, str):
             raise FrontierError(f"{source}: space.name must be a string, got {space_name!r}")
         kwargs["space"] = SpaceConfig(space_name, space)
-        kwargs["dataset"] = DataConfig(**_typed(DataConfig, _table(data, "dataset", source),
-                                                "dataset", source))
+        kwargs["dataset"] = DataConfig(**_typed(DataConfig, dataset, "dataset", source))
         kwargs["budget"] = Budget(**_typed(Budget, _table(data, "budget", source), "budget",
                                            source))
         for name, kind in (("sampler", SamplerConfig), ("constraints", Constraints),
@@ -176,7 +208,7 @@ def load_config(path: str | Path) -> StudyConfig:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise FrontierError(f"{p}: not valid TOML ({err}); fix the syntax") from None
-    return StudyConfig.from_dict(data, source=str(p))
+    return StudyConfig.from_dict(data, source=str(p), base_dir=p.parent)
 
 
 def _table(data: dict[str, Any], name: str, source: str) -> dict[str, Any]:
@@ -227,6 +259,43 @@ def _type_name(hint: Any) -> str:
         return f"a list of {_type_name(typing.get_args(hint)[0])}"
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
         hint, str(hint))
+
+
+_OWN_PACKAGES = ("spaces", "objectives", "search", "studies")
+#: ``[dataset]`` fields that may name user code ("module:function"), or hold it from Python.
+_DATA_REFS = ("source", "loss", "metric")
+
+
+def _resolve_user_code(cfg: StudyConfig) -> None:
+    """Import ``cfg.imports`` and store every reference to user code as an import string that
+    any process finds again (see ``spaces.locate``): a builder, data source, loss or metric
+    given as a function, and the module of a space registered in this process but not listed
+    in ``imports``."""
+    try:
+        imports = [canonical_module(m, "study.imports") for m in cfg.imports]
+        options = cfg.space.options
+        if "model" in options:
+            if cfg.space.name != "model":
+                raise ValueError(f"space.model: a builder is the space \"model\", not "
+                                 f"{cfg.space.name!r}; drop space.name or the model option")
+            options = {**options, "model": canonical(options["model"], "space.model")}
+        refs: dict[str, Any] = {key: canonical(value, f"dataset.{key}") for key in _DATA_REFS
+                if (value := getattr(cfg.dataset, key)) is not None
+                and (callable(value) or ":" in value)}
+        dataset = dataclasses.replace(cfg.dataset, **refs) if refs else cfg.dataset
+        factory = SPACES.get(cfg.space.name)
+        module = sys.modules.get(getattr(factory, "__module__", ""))
+        if module is not None and module.__name__.partition(".")[0] not in _OWN_PACKAGES:
+            ref = module_ref(module, "space.name")
+            if ref not in imports:
+                imports.append(ref)
+    except ValueError as err:
+        raise FrontierError(str(err)) from None
+    object.__setattr__(cfg, "imports", tuple(imports))
+    if dataset is not cfg.dataset:
+        object.__setattr__(cfg, "dataset", dataset)
+    if options is not cfg.space.options:
+        object.__setattr__(cfg, "space", SpaceConfig(cfg.space.name, options))
 
 
 def _validate(cfg: StudyConfig) -> None:
@@ -281,16 +350,21 @@ def _validate(cfg: StudyConfig) -> None:
                                 f"{sorted(OBJECTIVES)}")
     if len(set(cfg.objectives)) != len(cfg.objectives):
         raise FrontierError("study.objectives: an objective is listed twice")
-    if cfg.dataset.name not in DATASETS:
+    if cfg.dataset.source is None and cfg.dataset.name not in DATASETS:
         raise FrontierError(f"dataset.name: unknown dataset {cfg.dataset.name!r}; choose one "
-                            f"of {sorted(DATASETS)}")
-    if cfg.dataset.data_dir is not None and not Path(cfg.dataset.data_dir).is_dir():
+                            f"of {sorted(DATASETS)}, or give dataset.source")
+    if cfg.dataset.source is None and cfg.dataset.data_dir is not None and \
+            not Path(cfg.dataset.data_dir).is_dir():
         raise FrontierError(f"dataset.data_dir: {cfg.dataset.data_dir} is not a directory; "
                             "point it at the folder holding the dataset files")
     try:  # the dataset's files are there (cheap: no data is read), before anything is written
         check_dataset(cfg.dataset)
     except ValueError as err:
         raise FrontierError(str(err)) from None
+    if cfg.dataset.loss != "cross_entropy" and cfg.distill.teacher:
+        raise FrontierError(f"dataset.loss: distillation ([distill] teacher) mixes in a KL loss "
+                            f"over class logits and needs loss = \"cross_entropy\", not "
+                            f"{cfg.dataset.loss!r}; remove the teacher or use cross_entropy")
     if cfg.sampler.name not in SAMPLERS:
         raise FrontierError(f"sampler.name: unknown sampler {cfg.sampler.name!r}; choose one "
                             f"of {sorted(SAMPLERS)}")

@@ -11,8 +11,8 @@ A model folder holds:
 - ``metrics.json``: the trial's stored metrics, objective values and parameters;
 - with ``int8``: ``int8.ts``, the model through PyTorch's own int8 post-training quantization
   (``objectives.int8``: FX, x86 kernels, calibrated on 512 training images) as TorchScript
-  (``torch.jit.load`` or :func:`load_int8`), and ``int8.json``, its test accuracy and batch-1
-  CPU latency against the fake-quantized float model.
+  (``torch.jit.load`` or :func:`load_int8`), and ``int8.json``, its test accuracy (the study's
+  metric) and batch-1 CPU latency against the fake-quantized float model.
 """
 
 from __future__ import annotations
@@ -29,14 +29,16 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial, TrialState
 from torch import nn
 
+from objectives.batches import first_inputs
 from objectives.data import DataConfig, TensorData, load_dataset
 from objectives.int8 import Int8Comparison, compare_int8, to_int8
-from objectives.metrics import accuracy
+from objectives.metrics import score
+from objectives.plan import replay_pruning
 from search.config import StudyConfig
 from search.errors import FrontierError
 from search.objective import METRICS_ATTR, SPEC_ATTR
 from search.study import stored_config
-from search.weights import WEIGHTS_ATTR, load_state_dict
+from search.weights import WEIGHTS_ATTR, load_state_dict, stored_out_dir
 from spaces.registry import create_space, load_spec
 
 __all__ = ["FILES", "INT8_FILES", "Exported", "dataset_of", "export_trial", "load", "load_int8",
@@ -51,7 +53,8 @@ CALIBRATION_IMAGES = 512
 
 @dataclass(frozen=True)
 class Exported:
-    """Where a trial was exported and the test accuracy its rebuilt model reaches."""
+    """Where a trial was exported and the test accuracy (the study's metric) its rebuilt model
+    reaches."""
 
     out_dir: Path
     trial: int
@@ -81,14 +84,21 @@ def _trial(study: optuna.Study, number: int) -> FrozenTrial:
     return t
 
 
-def _weights(t: FrozenTrial, cfg: StudyConfig) -> dict[str, torch.Tensor]:
-    missing = FrontierError(f"weights: trial {t.number}'s weights are not in "
-                            f"{cfg.out_dir / 'artifacts'}; run the command from the folder the "
-                            "study ran in (its output_dir is relative to it)")
-    try:  # ValueError: no artifact store there (load_state_dict never creates one)
-        return load_state_dict(t, cfg.out_dir)
-    except (ValueError, ArtifactNotFound, FileNotFoundError) as err:
-        raise missing from err
+def _weights(study: optuna.Study, t: FrozenTrial, cfg: StudyConfig) -> dict[str, torch.Tensor]:
+    """The trial's stored weights: under ``output_dir`` as seen from here, else under the
+    absolute output folder the study recorded when it ran."""
+    places = [cfg.out_dir]
+    recorded = stored_out_dir(study)
+    if recorded is not None and recorded != cfg.out_dir.resolve():
+        places.append(recorded)
+    for place in places:
+        try:  # ValueError: no artifact store there (load_state_dict never creates one)
+            return load_state_dict(t, place)
+        except (ValueError, ArtifactNotFound, FileNotFoundError):
+            continue
+    raise FrontierError(f"weights: trial {t.number}'s weights are not in "
+                        f"{' or '.join(str(p / 'artifacts') for p in places)}; run the command "
+                        "from the folder the study ran in, or copy its output folder here")
 
 
 def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
@@ -97,7 +107,7 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
     ``int8`` also its int8 TorchScript and the int8-vs-fake-quant comparison."""
     cfg = cfg or stored_config(study)
     t = _trial(study, number)
-    state = _weights(t, cfg)
+    state = _weights(study, t, cfg)
     data = load_dataset(cfg.dataset)
     model = _build(t.user_attrs[SPEC_ATTR], cfg.space.name, cfg.space.options,
                    data.input_shape, data.num_classes)
@@ -118,14 +128,15 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
         {"metrics": metrics, "values": t.values, "params": t.params}, indent=2) + "\n")
     on_front = t.number in {b.number for b in study.best_trials}
     compared = _write_int8(model, data, out) if int8 else None
-    return Exported(out, t.number, on_front, accuracy(model, data.test),
+    return Exported(out, t.number, on_front, score(model, data.test, data.metric),
                     metrics.get("test_accuracy"), compared)
 
 
 def _write_int8(model: nn.Module, data: TensorData, out: Path) -> Int8Comparison:
-    calibration = data.train.x[:CALIBRATION_IMAGES].cpu()
+    calibration = first_inputs(data.train, CALIBRATION_IMAGES)
     quantized = to_int8(model, calibration)
-    compared = compare_int8(model, data.test, calibration, data.input_shape, int8=quantized)
+    compared = compare_int8(model, data.test, calibration, data.input_shape, int8=quantized,
+                            metric=data.metric)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         traced = torch.jit.trace(quantized, calibration[:2])
@@ -142,11 +153,13 @@ def _build(spec_text: str, space: str, options: dict[str, Any], input_shape: tup
     if name != space:
         raise FrontierError(f"spec.json: the spec is of space {name!r}, model.json says "
                             f"{space!r}; re-export the trial")
-    return create_space(space, options).build(spec, tuple(input_shape), num_classes)
+    model = create_space(space, options).build(spec, tuple(input_shape), num_classes)
+    # a structured trial's weights are smaller: give the fresh model their shapes
+    return replay_pruning(model, spec.compress, tuple(input_shape))
 
 
 def _program(model: nn.Module, data: TensorData) -> torch.export.ExportedProgram:
-    example = data.test.x[:2].cpu()
+    example = first_inputs(data.test, 2)
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     return torch.export.export(model.cpu(), (example,), dynamic_shapes=({0: batch},))
 

@@ -11,7 +11,7 @@ from torch import nn
 from objectives.classification import evaluate, project_compressed
 from objectives.data import TensorData
 from objectives.distill import load_teacher, teacher_logits
-from objectives.metrics import accuracy, macs
+from objectives.metrics import macs, score
 from objectives.transfer import load_matching
 from search.config import StudyConfig
 from search.early_stop import CURVE_ATTR, STOPPED_VALUES_ATTR, ParetoStopper, checkpoint_epochs
@@ -37,8 +37,8 @@ EpochProgress = Callable[[int, str, int, int, int], None]
 
 
 class _Monitor:
-    """Reports epochs, records validation accuracy at checkpoints and applies the early-stopping
-    rule."""
+    """Reports epochs, records the validation metric (``val_accuracy``: accuracy, or the
+    study's ``[dataset] metric``) at checkpoints and applies the early-stopping rule."""
 
     def __init__(self, cfg: StudyConfig, spec: Spec, data: TensorData,
                  stopper: ParetoStopper | None, trial: int, progress: EpochProgress | None
@@ -69,11 +69,12 @@ class _Monitor:
         if not ((phase == "train" and epoch in self.train_points) or in_prune):
             return
         point = f"{phase}:{epoch}"
-        acc = accuracy(model, self.data.val)
+        acc = score(model, self.data.val, self.data.metric)
         self.curve[point] = acc
         if self.stopper is None or not self.stopper.ready(point):
             return
-        projected = project_compressed(model, self.spec, pruned=phase != "train")
+        projected = project_compressed(model, self.spec, self.data.input_shape,
+                                       pruned=phase != "train")
         projected["macs"] = float(macs(model, self.data.input_shape))
         reason = self.stopper.check(point, acc, projected)
         if reason is not None:
@@ -103,7 +104,7 @@ class Objective:
             teacher = load_teacher(self.cfg.distill, self.data,
                                    split_seed=self.cfg.dataset.split_seed, seed=self.cfg.seed,
                                    batch_size=self.cfg.budget.batch_size)
-            self._teacher = teacher_logits(teacher.model, self.data.train.x)
+            self._teacher = teacher_logits(teacher.model, self.data.train)
             self._teacher_info = {"name": self.cfg.distill.teacher, "file": str(teacher.path),
                                   "trained": teacher.trained, "seconds": teacher.seconds}
         return self._teacher
@@ -127,17 +128,18 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         trial.set_user_attr(WORKER_ATTR, worker_id())
-        spec = self.space.sample(trial)
-        trial.set_user_attr(SPEC_ATTR, spec_json(self.space, spec))
-        monitor = _Monitor(self.cfg, spec, self.data, self._stopper(trial), trial.number,
-                           self.progress)
         transfer: dict[str, list[str]] = {}
 
         def init(model: nn.Module) -> None:
             loaded, skipped = load_matching(model, self.cfg.transfer.checkpoint)
             transfer.update(loaded=loaded, skipped=skipped)
 
+        monitor: _Monitor | None = None
         try:
+            spec = self.space.sample(trial)  # a user builder may fail on this candidate
+            trial.set_user_attr(SPEC_ATTR, spec_json(self.space, spec))
+            monitor = _Monitor(self.cfg, spec, self.data, self._stopper(trial), trial.number,
+                               self.progress)
             logits = self._teacher_logits() if spec.train.kd_weight > 0 else None
             if logits is not None:
                 trial.set_user_attr(TEACHER_ATTR, self._teacher_info)
@@ -148,6 +150,8 @@ class Objective:
             if transfer:
                 trial.set_user_attr(TRANSFER_ATTR, transfer)
         except optuna.TrialPruned:
+            if monitor is None:  # a builder raised TrialPruned itself
+                raise
             trial.set_user_attr(CURVE_ATTR, monitor.curve)
             trial.set_user_attr(STOP_REASON, monitor.stop_reason)
             self._keep_for_sampler(trial, monitor.stopped_at)
@@ -155,6 +159,7 @@ class Objective:
         except Exception as err:
             trial.set_user_attr(FAIL_REASON, f"{type(err).__name__}: {err}"[:500])
             raise
+        assert monitor is not None
         metrics = measured.as_dict()
         if self.cfg.early_stopping.record_curves:
             monitor.curve["final"] = measured.val_accuracy

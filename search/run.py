@@ -18,7 +18,7 @@ import torch
 from optuna.storages import fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
-from objectives.data import load_dataset, resolve_device
+from objectives.data import TensorData, load_dataset, resolve_device
 from objectives.train import warm_up
 from search.claim import Claim, claim_for
 from search.config import StudyConfig
@@ -26,9 +26,11 @@ from search.errors import FrontierError
 from search.objective import FAIL_REASON, Objective
 from search.progress import make_reporter
 from search.reaper import reap_dead_trials
-from spaces.registry import create_space
+from search.weights import remember_store
+from spaces.registry import Space, create_space
+from spaces.user import ModelSpace, check_builder
 
-__all__ = ["FINISHED", "count_finished", "run_study"]
+__all__ = ["FINISHED", "count_finished", "prepare", "run_study"]
 
 #: States that count towards ``n_trials``; failed trials are retried, not counted.
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -40,6 +42,21 @@ Callback = Callable[[optuna.Study, FrozenTrial], None]
 def count_finished(study: optuna.Study) -> int:
     """Number of trials in ``study`` that count towards its target."""
     return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def prepare(cfg: StudyConfig, data: TensorData | None = None) -> tuple[TensorData, Space]:
+    """Load the study's data (unless given) and its space, and check what can be checked before
+    any trial runs: the dataset loads, and a user builder builds a module. Raises FrontierError
+    with one line naming the problem."""
+    try:  # unreadable files or a dataset too big for the GPU: one line, not a traceback
+        data = data or load_dataset(cfg.dataset, resolve_device(cfg.device))
+        space = create_space(cfg.space.name, cfg.space.options)
+        if isinstance(space, ModelSpace):
+            space.bind(data.input_shape, data.num_classes)
+            check_builder(space, data.input_shape, data.num_classes)
+    except ValueError as err:
+        raise FrontierError(str(err)) from None
+    return data, space
 
 
 class _FailureGuard:
@@ -100,14 +117,16 @@ def run_study(
     threads: int | None = None,
     timeout: float | None = None,
     log: str | None = None,
+    data: TensorData | None = None,
 ) -> int:
     """Optimize until ``study`` holds ``n_trials`` (default ``cfg.n_trials``) finished trials.
 
     Never overshoots: with several workers, a worker whose remaining trials are all running
     elsewhere waits for them. With ``timeout`` (seconds) no trial starts after that time, as in
     ``study.optimize``. ``log`` is a mode of ``search.progress`` (default: ``bar``, or
-    ``quiet`` when ``progress`` is False). Returns the number of finished trials. Raises
-    FrontierError when ``max_failures_in_a_row`` trials of this process fail in a row.
+    ``quiet`` when ``progress`` is False). ``data``: the study's data, when already loaded
+    (see :func:`prepare`). Returns the number of finished trials. Raises FrontierError when
+    ``max_failures_in_a_row`` trials of this process fail in a row.
     """
     deadline = time.monotonic() + timeout if timeout is not None else float("inf")
     target = n_trials or cfg.n_trials
@@ -116,14 +135,11 @@ def run_study(
         return finished
     if threads:
         torch.set_num_threads(threads)
-    try:  # unreadable files or a dataset too big for the GPU: one line, not a traceback
-        data = load_dataset(cfg.dataset, resolve_device(cfg.device))
-    except ValueError as err:
-        raise FrontierError(str(err)) from None
+    data, space = prepare(cfg, data)
+    remember_store(study, cfg.out_dir)
     warm_up()
     reporter = make_reporter(log or ("bar" if progress else "quiet"))
-    objective = Objective(cfg, create_space(cfg.space.name, cfg.space.options), data,
-                          progress=reporter.epoch)
+    objective = Objective(cfg, space, data, progress=reporter.epoch)
     guard = _FailureGuard(max_failures_in_a_row)
     claim = claim_for(study)
     claimed = _Claimed(objective, claim)

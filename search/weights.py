@@ -14,9 +14,25 @@ import torch
 from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 from torch import nn
 
-__all__ = ["WEIGHTS_ATTR", "artifact_store", "load_state_dict", "save_weights"]
+__all__ = ["ARTIFACTS_ATTR", "WEIGHTS_ATTR", "artifact_store", "load_state_dict",
+           "remember_store", "save_weights", "stored_out_dir"]
 
 WEIGHTS_ATTR = "weights_artifact"
+#: Study attribute: the absolute output folder whose ``artifacts/`` holds the trials' weights,
+#: so ``export`` finds them from any working folder.
+ARTIFACTS_ATTR = "artifacts_out_dir"
+
+
+def remember_store(study: optuna.Study, out_dir: str | Path) -> None:
+    """Record the absolute ``out_dir`` on ``study`` (once: the first process to run it)."""
+    if ARTIFACTS_ATTR not in study.user_attrs:
+        study.set_user_attr(ARTIFACTS_ATTR, str(Path(out_dir).resolve()))
+
+
+def stored_out_dir(study: optuna.Study) -> Path | None:
+    """The absolute output folder recorded by :func:`remember_store`, if any."""
+    value = study.user_attrs.get(ARTIFACTS_ATTR)
+    return Path(value) if value else None
 
 
 def artifact_store(out_dir: str | Path, *, create: bool = True) -> FileSystemArtifactStore:

@@ -4,7 +4,7 @@ from spaces import cnn as _cnn  # noqa: F401  (registers "cnn")
 from spaces import mlp as _mlp  # noqa: F401  (registers "mlp")
 from spaces import mobilenet as _mobilenet  # noqa: F401  (registers "mobilenet")
 from spaces import resnet as _resnet  # noqa: F401  (registers "resnet")
-from spaces.channels import ChannelGroup, HasChannelGroups
+from spaces import user as _user  # noqa: F401  (registers "model": a user's builder)
 from spaces.cnn import CNNSpace, CNNSpec, ConvNet
 from spaces.domain import Choice, Range, parse_domain, suggest
 from spaces.mlp import MLPSpace, MLPSpec
@@ -12,26 +12,28 @@ from spaces.mobilenet import MobileNetSpace, MobileNetSpec
 from spaces.registry import SPACES, Space, create_space, load_spec, register_space, spec_json
 from spaces.resnet import ResNetSpace, ResNetSpec
 from spaces.spec import CompressSpec, Spec, TrainSpec, spec_from_dict, spec_to_dict
+from spaces.user import ModelSpace, ModelSpec, check_builder
 
 __all__ = [
     "SPACES",
     "CNNSpace",
     "CNNSpec",
-    "ChannelGroup",
     "Choice",
     "CompressSpec",
     "ConvNet",
-    "HasChannelGroups",
     "MLPSpace",
     "MLPSpec",
     "MobileNetSpace",
     "MobileNetSpec",
+    "ModelSpace",
+    "ModelSpec",
     "Range",
     "ResNetSpace",
     "ResNetSpec",
     "Space",
     "Spec",
     "TrainSpec",
+    "check_builder",
     "create_space",
     "load_spec",
     "parse_domain",

@@ -54,7 +54,8 @@ def register_space(name: str) -> Callable[[SpaceFactory], SpaceFactory]:
 def create_space(name: str, options: Mapping[str, Any] | None = None) -> Space:
     """Instantiate the space registered as ``name`` with its options."""
     if name not in SPACES:
-        raise ValueError(f"space.name: unknown space {name!r}; choose one of {sorted(SPACES)}")
+        raise ValueError(f"space.name: unknown space {name!r}; choose one of {sorted(SPACES)}, "
+                         "or list the module that registers it in [study] imports")
     return SPACES[name](dict(options or {}))
 
 
@@ -69,5 +70,5 @@ def load_spec(text: str) -> tuple[str, Any]:
     name = data.pop("space", None)
     if name not in SPACES:
         raise ValueError(f"spec: unknown space {name!r}; choose one of {sorted(SPACES)}")
-    space = create_space(name)
-    return name, spec_from_dict(space.spec_type, data)
+    spec_type: type = getattr(SPACES[name], "spec_type")  # noqa: B009  (no options needed)
+    return name, spec_from_dict(spec_type, data)

@@ -14,9 +14,12 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from objectives.data import load_dataset
+from objectives.metrics import accuracy
 from search.cli import main
 from search.errors import FrontierError
 from search.export import FILES, INT8_FILES, dataset_of, load, load_int8
+from search.weights import ARTIFACTS_ATTR
+from spaces import create_space, load_spec
 from tests.conftest import ENV, tiny_toml
 from tests.test_cli import cli
 
@@ -129,9 +132,12 @@ def test_bad_exports_are_one_line_and_write_nothing(
         "failed": (failed, f"--trial: trial {failed} of 'exp' is FAIL; only COMPLETE trials "
                            "keep their weights"),
         "no_weights": (no_weights, f"--trial: trial {no_weights} of 'exp' has no stored weights"),
-        "elsewhere": (0, "weights: trial 0's weights are not in runs/exp/artifacts; run the "
-                         "command from the folder the study ran in"),
+        "elsewhere": (0, "weights: trial 0's weights are not in runs/exp/artifacts or "
+                         f"{tmp_path}/moved/artifacts; run the command from the folder the "
+                         "study ran in"),
     }[case]
+    if case == "elsewhere":  # the output folder the study recorded has moved away too
+        _study(root).set_user_attr(ARTIFACTS_ATTR, str(tmp_path / "moved"))
     monkeypatch.chdir(tmp_path if case == "elsewhere" else root)
     storage = f"sqlite:///{root}/runs/frontier.db"
     code = main(["export", "--storage", storage, "--study", "exp", "--trial", str(trial),
@@ -146,3 +152,27 @@ def test_bad_exports_are_one_line_and_write_nothing(
 def test_load_names_the_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FrontierError, match=r"model\.json: missing; a model folder written by "):
         load(tmp_path)
+
+
+def test_structured_trial_exports_and_reloads_at_its_stored_accuracy(tmp_path: Path) -> None:
+    # a structured trial stores weights smaller than its Spec builds: export and load replay
+    # the pruning on the fresh model before loading them
+    toml = tiny_toml("st", n_trials=2).replace("low = 0.0", "low = 0.4")
+    (tmp_path / "s.toml").write_text(
+        toml + 'prune_method = ["structured"]\nper_layer_prune = true\n')
+    res = cli("run", "s.toml", "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    study = optuna.load_study(study_name="st", storage=f"sqlite:///{tmp_path}/runs/frontier.db")
+    trial = next(t for t in study.trials if t.state == TrialState.COMPLETE)
+    res = cli("export", "--study", "st", "--trial", str(trial.number), "--out", "model",
+              cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    folder = tmp_path / "model"
+    model = load(folder)
+    _, spec = load_spec((folder / "spec.json").read_text())
+    assert spec.compress.method == "structured" and len(spec.compress.layer_ratios) >= 1
+    full = create_space("cnn").build(spec, (1, 8, 8), 10)
+    assert sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in full.parameters())
+    stored = trial.user_attrs["metrics"]["test_accuracy"]
+    assert accuracy(model, load_dataset(dataset_of(folder)).test) == pytest.approx(stored,
+                                                                                  abs=1e-6)
