@@ -7,10 +7,7 @@ the fix; nothing is executed, a config is data.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +18,10 @@ from objectives.distill import TEACHERS, Distill
 from objectives.transfer import Transfer
 from search.early_stop import EarlyStopping
 from search.errors import FrontierError
+from search.tables import typed_table
+from search.user_code import DATA_REFS, resolve_tables, resolve_user_code
 from spaces.domain import domain_values
-from spaces.locate import canonical, canonical_module, module_ref
-from spaces.registry import SPACES, create_space
+from spaces.registry import create_space
 
 __all__ = [
     "OBJECTIVES",
@@ -161,34 +159,27 @@ class StudyConfig:
         if "name" not in study:
             raise FrontierError(f"{source}: study.name is missing; add name = \"...\" under "
                                 "[study]")
-        kwargs = _typed(cls, study, "study", source, skip=set(_SECTIONS))
+        kwargs = typed_table(cls, study, "study", source, skip=set(_SECTIONS))
         if "objectives" in kwargs:
             kwargs["objectives"] = tuple(kwargs["objectives"])
-        bases = [base_dir] if base_dir is not None else []
         try:
-            if "imports" in kwargs:
-                kwargs["imports"] = tuple(canonical_module(m, "study.imports", bases)
-                                          for m in kwargs["imports"])
-            space = dict(_table(data, "space", source))
-            if isinstance(space.get("model"), str):
-                space["model"] = canonical(space["model"], "space.model", bases)
-            dataset = dict(_table(data, "dataset", source))
-            for key in _DATA_REFS:
-                if isinstance(dataset.get(key), str) and ":" in dataset[key]:
-                    dataset[key] = canonical(dataset[key], f"dataset.{key}", bases)
+            imports, space, dataset = resolve_tables(
+                kwargs.get("imports", ()), _table(data, "space", source),
+                _table(data, "dataset", source), [base_dir] if base_dir is not None else [])
         except ValueError as err:
             raise FrontierError(f"{source}: {err}") from None
+        kwargs["imports"] = imports
         space_name = space.pop("name", "model" if "model" in space else "cnn")
         if not isinstance(space_name, str):
             raise FrontierError(f"{source}: space.name must be a string, got {space_name!r}")
         kwargs["space"] = SpaceConfig(space_name, space)
-        kwargs["dataset"] = DataConfig(**_typed(DataConfig, dataset, "dataset", source))
-        kwargs["budget"] = Budget(**_typed(Budget, _table(data, "budget", source), "budget",
+        kwargs["dataset"] = DataConfig(**typed_table(DataConfig, dataset, "dataset", source))
+        kwargs["budget"] = Budget(**typed_table(Budget, _table(data, "budget", source), "budget",
                                            source))
         for name, kind in (("sampler", SamplerConfig), ("constraints", Constraints),
                            ("early_stopping", EarlyStopping), ("distill", Distill),
                            ("transfer", Transfer)):
-            kwargs[name] = kind(**_typed(kind, _table(data, name, source), name, source))
+            kwargs[name] = kind(**typed_table(kind, _table(data, name, source), name, source))
         try:
             return cls(**kwargs)
         except FrontierError as err:
@@ -218,83 +209,19 @@ def _table(data: dict[str, Any], name: str, source: str) -> dict[str, Any]:
     return table
 
 
-def _typed(cls: type, table: dict[str, Any], section: str, source: str,
-           skip: set[str] | None = None) -> dict[str, Any]:
-    """Check keys and value types of ``table`` against the dataclass ``cls``."""
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.name not in (skip or set())]
-    out = {}
-    for key, value in table.items():
-        if key not in names:
-            raise FrontierError(f"{source}: {section}.{key} is not a known option; known: "
-                                f"{sorted(names)}")
-        if not _type_ok(hints[key], value):
-            raise FrontierError(f"{source}: {section}.{key} must be {_type_name(hints[key])}, "
-                                f"got {value!r}")
-        out[key] = float(value) if hints[key] is float else value
-    return out
-
-
-def _type_ok(hint: Any, value: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(h, value) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if origin is tuple:
-        inner = typing.get_args(hint)[0]
-        return isinstance(value, list | tuple) and all(_type_ok(inner, v) for v in value)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
-def _type_name(hint: Any) -> str:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(h) for h in typing.get_args(hint) if h is not type(None))
-    if origin is tuple:
-        return f"a list of {_type_name(typing.get_args(hint)[0])}"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
-        hint, str(hint))
-
-
-_OWN_PACKAGES = ("spaces", "objectives", "search", "studies")
-#: ``[dataset]`` fields that may name user code ("module:function"), or hold it from Python.
-_DATA_REFS = ("source", "loss", "metric")
-
-
 def _resolve_user_code(cfg: StudyConfig) -> None:
-    """Import ``cfg.imports`` and store every reference to user code as an import string that
-    any process finds again (see ``spaces.locate``): a builder, data source, loss or metric
-    given as a function, and the module of a space registered in this process but not listed
-    in ``imports``."""
+    """Store every reference to user code in ``cfg`` as an import string (see
+    ``search.user_code``); the config stays frozen to everyone else."""
     try:
-        imports = [canonical_module(m, "study.imports") for m in cfg.imports]
-        options = cfg.space.options
-        if "model" in options:
-            if cfg.space.name != "model":
-                raise ValueError(f"space.model: a builder is the space \"model\", not "
-                                 f"{cfg.space.name!r}; drop space.name or the model option")
-            options = {**options, "model": canonical(options["model"], "space.model")}
-        refs: dict[str, Any] = {key: canonical(value, f"dataset.{key}") for key in _DATA_REFS
-                if (value := getattr(cfg.dataset, key)) is not None
-                and (callable(value) or ":" in value)}
-        dataset = dataclasses.replace(cfg.dataset, **refs) if refs else cfg.dataset
-        factory = SPACES.get(cfg.space.name)
-        module = sys.modules.get(getattr(factory, "__module__", ""))
-        if module is not None and module.__name__.partition(".")[0] not in _OWN_PACKAGES:
-            ref = module_ref(module, "space.name")
-            if ref not in imports:
-                imports.append(ref)
+        imports, options, refs = resolve_user_code(
+            cfg.imports, cfg.space.name, cfg.space.options,
+            {key: getattr(cfg.dataset, key) for key in DATA_REFS})
     except ValueError as err:
         raise FrontierError(str(err)) from None
-    object.__setattr__(cfg, "imports", tuple(imports))
-    if dataset is not cfg.dataset:
-        object.__setattr__(cfg, "dataset", dataset)
-    if options is not cfg.space.options:
+    object.__setattr__(cfg, "imports", imports)
+    if refs:
+        object.__setattr__(cfg, "dataset", dataclasses.replace(cfg.dataset, **refs))
+    if options != cfg.space.options:
         object.__setattr__(cfg, "space", SpaceConfig(cfg.space.name, options))
 
 
