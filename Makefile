@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.frontier-installed
 
 install: $(STAMP)
 
+# torch and torchvision are pinned here (their wheels are on local disk; other versions download
+# gigabytes); pyproject.toml gives the ranges Frontier works with.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1

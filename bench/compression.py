@@ -1,6 +1,6 @@
 """Compression as the seed articles describe it, measured on digits with a fixed budget.
 
-    PYTHONPATH=. .venv/bin/python bench/compression.py
+    .venv/bin/python bench/compression.py
 
 Seeds 0, 1, 2; mean ± std of test accuracy. Three tables:
 1. Distillation: a fixed small student (CNN 8-16, no compression) trained with and without

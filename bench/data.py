@@ -25,7 +25,6 @@ are spare and decoding is the bottleneck.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,13 +33,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from objectives.data import DataSplit, Split, stream_tensors  # noqa: E402
-from objectives.stream import StreamSplit  # noqa: E402
-from objectives.train import train  # noqa: E402
-from spaces import CNNSpec, create_space  # noqa: E402
+from objectives.data import DataSplit, Split, stream_tensors
+from objectives.stream import StreamSplit
+from objectives.train import train
+from spaces import CNNSpec, create_space
 
 SPEC = CNNSpec((16, 32))
 SHAPE = (3, 32, 32)

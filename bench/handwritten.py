@@ -10,9 +10,7 @@ searches in search_efficiency.py sample from the same domains.
 from __future__ import annotations
 
 import math
-import sys
 import time
-from pathlib import Path
 
 import optuna
 import torch
@@ -20,13 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from objectives.data import DataConfig, load_dataset  # noqa: E402
-from objectives.train import make_scheduler  # noqa: E402
-from search.pareto import hv_point  # noqa: E402
-from spaces.spec import SCHEDULES  # noqa: E402
+from objectives.data import DataConfig, load_dataset
+from objectives.train import make_scheduler
+from search.pareto import hv_point
+from spaces.spec import SCHEDULES
 
 EPOCHS, POPULATION = 20, 12
 WIDTHS, BITS = [4, 6, 8, 12, 16, 24, 32], [2, 3, 4, 6, 8, 32]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -29,14 +28,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from objectives.data import load_dataset
+from search import create_or_load, load_config, run_study
+from search.config import SpaceConfig, StudyConfig
+from search.pareto import HV_REFERENCE, front_trials, hypervolume
+from spaces import CNNSpec, create_space
 
-from objectives.data import load_dataset  # noqa: E402
-from search import create_or_load, load_config, run_study  # noqa: E402
-from search.config import SpaceConfig, StudyConfig  # noqa: E402
-from search.pareto import HV_REFERENCE, front_trials, hypervolume  # noqa: E402
-from spaces import CNNSpec, create_space  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 WIDTH = 24  # CNN 24-24: a mid-size candidate of the default space
 FIXED = {"min_depth": 2, "max_depth": 2, "widths": [WIDTH], "prune_ratio": 0.5, "bits": [4]}

@@ -43,12 +43,7 @@ from pathlib import Path
 
 import optuna
 import torch
-from optuna.trial import FrozenTrial, TrialState
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from handwritten import (  # noqa: E402  (bench/, the script's own folder)
+from handwritten import (
     BITS,
     EPOCHS,
     LR,
@@ -60,18 +55,19 @@ from handwritten import (  # noqa: E402  (bench/, the script's own folder)
     History,
     handwritten,
 )
+from optuna.trial import FrozenTrial, TrialState
 
-from objectives.classification import Budget  # noqa: E402
-from objectives.metrics import size_bytes  # noqa: E402
-from objectives.prune import prune_magnitude  # noqa: E402
-from search import create_or_load, run_study, samplers  # noqa: E402
-from search.config import SamplerConfig, SpaceConfig, StudyConfig  # noqa: E402
-from search.early_stop import EarlyStopping, ParetoStopper  # noqa: E402
-from search.pareto import hv_point, points_hypervolume  # noqa: E402
-from search.reaper import worker_id  # noqa: E402
-from search.workers import threads_per_worker  # noqa: E402
-from spaces.cnn import CNNSpace, CNNSpec  # noqa: E402
-from spaces.spec import SCHEDULES  # noqa: E402
+from objectives.classification import Budget
+from objectives.metrics import size_bytes
+from objectives.prune import prune_magnitude
+from search import create_or_load, run_study, samplers
+from search.config import SamplerConfig, SpaceConfig, StudyConfig
+from search.early_stop import EarlyStopping, ParetoStopper
+from search.pareto import hv_point, points_hypervolume
+from search.reaper import worker_id
+from search.workers import threads_per_worker
+from spaces.cnn import CNNSpace, CNNSpec
+from spaces.spec import SCHEDULES
 
 SEED = 0
 BUDGET = Budget(epochs=EPOCHS, finetune_epochs=5, qat_epochs=5)  # (b) and (c)

@@ -11,18 +11,13 @@ shared with other jobs, so latencies are indicative; params and MACs are exact.
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torchvision
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from objectives.metrics import latency_ms, macs  # noqa: E402
-from objectives.structured import prune_structured  # noqa: E402
+from objectives.metrics import latency_ms, macs
+from objectives.structured import prune_structured
 
 MODELS = ("resnet18", "mobilenet_v2", "mobilenet_v3_small")
 RATIOS = (0.3, 0.5, 0.7)

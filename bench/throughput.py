@@ -17,20 +17,15 @@ after a 2-batch warm-up epoch.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from objectives.augment import crop_flip  # noqa: E402
-from objectives.data import Split  # noqa: E402
-from objectives.metrics import macs  # noqa: E402
-from objectives.train import train  # noqa: E402
-from spaces import ResNetSpec, create_space  # noqa: E402
+from objectives.augment import crop_flip
+from objectives.data import Split
+from objectives.metrics import macs
+from objectives.train import train
+from spaces import ResNetSpec, create_space
 
 SPEC = ResNetSpec(widths=(16, 32, 64), blocks=(1, 1, 1), strides=(1, 2, 2))
 SHAPE = (3, 32, 32)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -22,13 +21,12 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from objectives.classification import Budget
+from search.config import SamplerConfig, SpaceConfig, StudyConfig
+from search.study import create_or_load
+from search.workers import run_workers
 
-from objectives.classification import Budget  # noqa: E402
-from search.config import SamplerConfig, SpaceConfig, StudyConfig  # noqa: E402
-from search.study import create_or_load  # noqa: E402
-from search.workers import run_workers  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BUDGET = Budget(epochs=2, finetune_epochs=0, qat_epochs=0, latency_reps=2)
 SPACE = SpaceConfig("cnn", {"max_depth": 2, "widths": [8, 16], "prune_ratio": 0.0, "bits": [32]})
