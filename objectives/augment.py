@@ -1,7 +1,9 @@
 """Batch augmentations as pure tensor functions ``(x, generator) -> x`` (no PIL, no DataLoader).
 
 They run on whatever device the batch is on; random draws come from the CPU ``generator`` the
-training loop already seeds, so an augmented run is as reproducible as a plain one.
+training loop already seeds, so an augmented run is as reproducible as a plain one. A config
+names one (``[dataset] augment = "crop_flip"``); add your own with
+:func:`register_augmentation`.
 """
 
 from __future__ import annotations
@@ -11,10 +13,22 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["AUGMENTS", "Augment", "augment_fn", "crop_flip"]
+from spaces.registry import Registry
+
+__all__ = ["AUGMENTS", "Augment", "augment_fn", "crop_flip", "list_augmentations",
+           "register_augmentation"]
 
 #: ``(batch N×C×H×W, generator) -> augmented batch`` of the same shape.
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+#: Augmentations by the name a config gives; ``"none"`` is None (no augmentation).
+AUGMENTS: Registry[Augment | None] = Registry("augmentation", "dataset.augment")
+AUGMENTS.add("none", None)
+#: ``@register_augmentation("mine")`` above ``def mine(x, generator) -> x``.
+register_augmentation = AUGMENTS.register
+#: The registered augmentation names, sorted.
+list_augmentations = AUGMENTS.names
 
 
 def crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
@@ -35,13 +49,9 @@ def crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> 
     return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-#: Augmentations by the name a config gives (``[dataset] augment = "crop_flip"``).
-AUGMENTS: dict[str, Augment | None] = {"none": None, "crop_flip": crop_flip}
+AUGMENTS.add("crop_flip", crop_flip)  # not @register_augmentation, which would retype it
 
 
 def augment_fn(name: str) -> Augment | None:
     """The augmentation called ``name`` (None for ``"none"``)."""
-    if name not in AUGMENTS:
-        raise ValueError(f"dataset.augment: unknown augmentation {name!r}; choose one of "
-                         f"{sorted(AUGMENTS)}")
     return AUGMENTS[name]

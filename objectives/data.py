@@ -2,15 +2,15 @@
 (``Split``), or streamed from a user's dataset (``objectives.stream.StreamSplit``) when it does
 not fit in memory. Every reader iterates either kind through ``objectives.batches.batches``.
 
-Built-in datasets (``DATASETS``) are loaded as arrays, split stratified and seeded, and
-standardised with the train split's mean and standard deviation. A user's data
-(``[dataset] source``, see ``objectives.sources``) is split the same way but never
-standardised: the user's loader or transforms own its preprocessing.
+Named datasets (``DATASETS``, filled by :func:`register_dataset`) are loaded as arrays, split
+stratified and seeded, and standardised with the train split's mean and standard deviation.
+A user's data (``[dataset] source``, see ``objectives.sources``) is split the same way but
+never standardised: the user's loader or transforms own its preprocessing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeAlias
@@ -20,17 +20,20 @@ import torch
 
 from objectives.memory import choose_in_memory
 from objectives.stream import StreamSplit
+from spaces.registry import Registry
 
 __all__ = [
-    "AUGMENT_DEFAULTS",
     "CHECKS",
     "DATASETS",
     "DataConfig",
     "DataSplit",
+    "RegisteredDataset",
     "Split",
     "TensorData",
     "check_dataset",
+    "list_datasets",
     "load_dataset",
+    "register_dataset",
     "resolve_device",
     "split_indices",
     "stream_tensors",
@@ -105,8 +108,8 @@ class TensorData:
 class DataConfig:
     """``[dataset]`` of a study: which data, how it is split, held in memory and scored.
 
-    - ``name``: a built-in dataset (digits, mnist, fashion_mnist, cifar10, imagefolder; see
-      ``DATASETS``); not used when ``source`` is given.
+    - ``name``: a registered dataset (digits, mnist, fashion_mnist, cifar10, imagefolder, or
+      one of :func:`register_dataset`); not used when ``source`` is given.
     - ``source``: the import string of a user's ``load()`` function, which takes no arguments:
       ``"my_data:load"`` (a module) or ``"path/to/my_data.py:load"`` (a file). It returns
       ``(x, y)`` arrays or tensors, a map-style ``torch.utils.data.Dataset`` of
@@ -144,7 +147,7 @@ class DataConfig:
     val_fraction: float = 0.2
     test_fraction: float = 0.2
     split_seed: int = 0
-    augment: str | None = None  # None: the dataset's default (AUGMENT_DEFAULTS, else "none")
+    augment: str | None = None  # None: the dataset's default (see register_dataset)
     image_size: int | None = None  # resize to image_size × image_size; None: native size
     #                                (imagefolder, whose images differ in size: 32)
     source: str | None = None
@@ -161,23 +164,74 @@ class DataConfig:
         return self.source if self.source is not None else self.name
 
 
+Loader = Callable[[DataConfig], tuple[np.ndarray, np.ndarray, int]]
+Checker = Callable[[DataConfig], None]
+
+
+@dataclass(frozen=True)
+class RegisteredDataset:
+    """A named dataset: its loader, an optional cheap file check, its default augmentation.
+    Calling it loads the data."""
+
+    load: Loader  # (images N×C×H×W float32, labels int64, number of classes)
+    check: Checker | None = None  # raises ValueError naming missing files and the fix; no loading
+    augment: str = "none"  # used when DataConfig.augment is None
+
+    def __call__(self, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, int]:
+        return self.load(cfg)
+
+
+#: Dataset name -> :class:`RegisteredDataset` (``[dataset] name = "digits"``).
+DATASETS: Registry[RegisteredDataset] = Registry("dataset", "dataset.name",
+                                                 "or give dataset.source")
+
+
+def register_dataset(name: str, *, check: Checker | None = None, augment: str = "none"
+                     ) -> Callable[[Loader], Loader]:
+    """Decorator: register ``load(cfg) -> (x, y, num_classes)`` as the dataset ``name``
+    (``x``: float32 N×C×H×W, ``y``: int64 labels), with an optional ``check(cfg)`` that raises
+    ValueError naming missing files (cheap: reads no data) and the augmentation it uses when
+    ``[dataset] augment`` is not given."""
+
+    def add(load: Loader) -> Loader:
+        DATASETS.add(name, RegisteredDataset(load, check, augment))
+        return load
+
+    return add
+
+
+#: The registered dataset names, sorted.
+list_datasets = DATASETS.names
+
+
+class _FileChecks(Mapping[str, Checker]):
+    """Read-only view of ``DATASETS``: name -> file check, for the datasets that have one."""
+
+    def __getitem__(self, name: str) -> Checker:
+        check = DATASETS[name].check if name in DATASETS else None
+        if check is None:
+            raise KeyError(name)
+        return check
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in DATASETS if DATASETS[name].check is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+#: Dataset name -> its cheap file check, for those that have one: the old dict, kept as a view
+#: for its readers (``search.config``); new code reads ``DATASETS[name].check``.
+CHECKS: Mapping[str, Checker] = _FileChecks()
+
+
+@register_dataset("digits")
 def _digits(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, int]:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
     x = (bunch.images / 16.0).astype(np.float32)[:, None, :, :]
     return x, bunch.target.astype(np.int64), 10
-
-
-Loader = Callable[[DataConfig], tuple[np.ndarray, np.ndarray, int]]
-Checker = Callable[[DataConfig], None]
-
-#: name -> loader returning (images N×C×H×W float32, labels int64, number of classes).
-DATASETS: dict[str, Loader] = {"digits": _digits}
-#: name -> a cheap check (no loading) that raises ValueError naming missing files and the fix.
-CHECKS: dict[str, Checker] = {}
-#: name -> the augmentation used when ``DataConfig.augment`` is None (else "none").
-AUGMENT_DEFAULTS: dict[str, str] = {}
 
 
 def check_dataset(cfg: DataConfig) -> None:
@@ -188,9 +242,7 @@ def check_dataset(cfg: DataConfig) -> None:
     from objectives.task import check_task
 
     if cfg.source is None:
-        if cfg.name not in DATASETS:
-            raise ValueError(f"dataset.name: unknown dataset {cfg.name!r}; choose one of "
-                             f"{sorted(DATASETS)}, or give dataset.source")
+        DATASETS.get(cfg.name)  # ValueError naming dataset.name and the registered names
         if cfg.data_dir is not None and not Path(cfg.data_dir).is_dir():
             raise ValueError(f"dataset.data_dir: {cfg.data_dir} is not a directory")
     else:
@@ -210,8 +262,9 @@ def check_dataset(cfg: DataConfig) -> None:
         raise ValueError(f"dataset.loader_workers: {cfg.loader_workers} must be >= 0 (0: read "
                          "in the main process)")
     check_task(cfg.loss, cfg.metric)
-    if cfg.source is None and cfg.name in CHECKS:
-        CHECKS[cfg.name](cfg)
+    check = DATASETS[cfg.name].check if cfg.source is None else None
+    if check is not None:
+        check(cfg)
 
 
 def _check_source(cfg: DataConfig) -> None:
@@ -278,7 +331,8 @@ def load_dataset(cfg: DataConfig, device: torch.device | str = "cpu") -> TensorD
         from objectives.sources import load_source
 
         return load_source(cfg, device)
-    x, y, num_classes = DATASETS[cfg.name](cfg)
+    dataset = DATASETS[cfg.name]
+    x, y, num_classes = dataset.load(cfg)
     if cfg.image_size is not None and x.shape[-2:] != (cfg.image_size, cfg.image_size):
         x = _resize(x, cfg.image_size)
     in_memory = choose_in_memory(x.nbytes + y.nbytes, cfg.in_memory, cfg.memory_share, device,
@@ -289,7 +343,7 @@ def load_dataset(cfg: DataConfig, device: torch.device | str = "cpu") -> TensorD
     def split(i: np.ndarray) -> Split:
         return Split(torch.from_numpy((x[i] - mean) / std), torch.from_numpy(y[i]))
 
-    augment = cfg.augment if cfg.augment is not None else AUGMENT_DEFAULTS.get(cfg.name, "none")
+    augment = cfg.augment if cfg.augment is not None else dataset.augment
     if cfg.num_classes is not None:
         num_classes = _output_width(cfg.num_classes, num_classes)
     train, val, test = split(train_idx), split(val_idx), split(test_idx)

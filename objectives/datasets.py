@@ -1,7 +1,7 @@
 """Image datasets from local folders: MNIST, FashionMNIST, CIFAR-10 and an ImageFolder.
 
-Nothing is downloaded. Each dataset registers a loader (``objectives.data.DATASETS``) and a
-cheap file check (``objectives.data.CHECKS``) that names the missing files and where they go.
+Nothing is downloaded. Each dataset registers (``objectives.data.register_dataset``) a loader
+and a cheap file check that names the missing files and where they go.
 The official train and test files are pooled and split by ``load_dataset``'s seeded stratified
 split like every other dataset (``dataset.val_fraction`` / ``test_fraction``).
 
@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from objectives.data import AUGMENT_DEFAULTS, CHECKS, DATASETS, DataConfig
+from objectives.data import DataConfig, register_dataset
 
 __all__ = ["CIFAR_FILES", "IDX_FILES", "read_cifar_batch"]
 
@@ -226,10 +226,6 @@ def _free_memory() -> int:
 
 
 for _name, _folder in (("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")):
-    DATASETS[_name] = _idx_loader(_folder)
-    CHECKS[_name] = _idx_check(_folder)
-DATASETS["cifar10"] = _cifar_load
-CHECKS["cifar10"] = _cifar_check
-AUGMENT_DEFAULTS["cifar10"] = "crop_flip"
-DATASETS["imagefolder"] = _imagefolder_load
-CHECKS["imagefolder"] = _imagefolder_check
+    register_dataset(_name, check=_idx_check(_folder))(_idx_loader(_folder))
+register_dataset("cifar10", check=_cifar_check, augment="crop_flip")(_cifar_load)
+register_dataset("imagefolder", check=_imagefolder_check)(_imagefolder_load)

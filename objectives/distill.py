@@ -18,15 +18,26 @@ from objectives.data import DataSplit, Split, TensorData
 from objectives.metrics import predict
 from objectives.train import train
 from spaces.cnn import CNNSpec
-from spaces.registry import create_space
-from spaces.spec import spec_to_dict
+from spaces.registry import Registry, create_space
+from spaces.spec import Spec, spec_to_dict
 
-__all__ = ["TEACHERS", "Distill", "Teacher", "load_teacher", "teacher_key", "teacher_logits"]
+__all__ = ["TEACHERS", "Distill", "Teacher", "list_teachers", "load_teacher", "register_teacher",
+           "teacher_key", "teacher_logits"]
 
 #: Teacher name -> (space name, Spec): the architectures a study may distill from.
-TEACHERS: dict[str, tuple[str, CNNSpec]] = {
-    "cnn-large": ("cnn", CNNSpec((64, 64, 64))),
-}
+TEACHERS: Registry[tuple[str, Spec]] = Registry("teacher", "distill.teacher",
+                                                 "or \"\" for no distillation")
+#: The registered teacher names, sorted.
+list_teachers = TEACHERS.names
+
+
+def register_teacher(name: str, space: str, spec: Spec) -> None:
+    """Register the architecture ``spec`` of the space ``space`` as the teacher ``name``
+    (``[distill] teacher = "name"``); it is trained once per dataset and seed, then cached."""
+    TEACHERS.add(name, (space, spec))
+
+
+register_teacher("cnn-large", "cnn", CNNSpec((64, 64, 64)))
 
 
 @dataclass(frozen=True)
@@ -64,11 +75,8 @@ def load_teacher(cfg: Distill, data: TensorData, *, split_seed: int, seed: int,
     The file is ``<cache_dir>/<teacher_key>.pt`` (a state dict, read with ``weights_only``);
     it is written to a temporary name and renamed, so concurrent workers never read half a file.
     """
-    if cfg.teacher not in TEACHERS:
-        raise ValueError(f"distill.teacher: unknown teacher {cfg.teacher!r}; choose from "
-                         f"{sorted(TEACHERS)}")
-    start = time.perf_counter()
     space_name, spec = TEACHERS[cfg.teacher]
+    start = time.perf_counter()
     device = data.device
     torch.manual_seed(seed)
     model = create_space(space_name).build(spec, data.input_shape, data.num_classes).to(device)

@@ -34,7 +34,6 @@ import torch
 
 from objectives.batches import batches
 from objectives.data import (
-    AUGMENT_DEFAULTS,
     DataConfig,
     Split,
     TensorData,
@@ -263,7 +262,7 @@ def _classes(cfg: DataConfig, y: torch.Tensor, labels: np.ndarray | None,
 
 def _data(cfg: DataConfig, splits: list[Any], input_shape: tuple[int, ...],
           num_classes: int) -> TensorData:
-    augment = cfg.augment if cfg.augment is not None else AUGMENT_DEFAULTS.get(cfg.label, "none")
+    augment = cfg.augment if cfg.augment is not None else "none"
     train, val, test = splits
     return TensorData(cfg.label, train, val, test, input_shape, num_classes, augment,
                       cfg.loss, cfg.metric)

@@ -5,6 +5,8 @@
 - A metric is ``metric(outputs, targets) -> float`` on a whole split's outputs at once; higher
   is better (negate an error: ``neg_rmse``). The study maximises it on the validation split.
 
+Add a built-in name of your own with :func:`register_loss` / :func:`register_metric`.
+
 A metric's *name* labels outputs (``val_<name>``): a built-in's name, or the last part of its
 import string (a function's ``__name__`` as written), so tables and plots need no user code.
 """
@@ -16,11 +18,28 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSSES", "METRICS", "Loss", "Metric", "check_task", "loss_fn", "metric_fn",
-           "metric_name"]
+from spaces.registry import Registry
+
+__all__ = ["LOSSES", "METRICS", "Loss", "Metric", "check_task", "list_losses", "list_metrics",
+           "loss_fn", "metric_fn", "metric_name", "register_loss", "register_metric"]
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
+
+_REF_HINT = "or give the import string of your function, e.g. \"my_{0}s:{0}\""
+#: Losses by the name a config gives (``[dataset] loss = "mse"``).
+LOSSES: Registry[Loss] = Registry("loss", "dataset.loss", _REF_HINT.format("loss"))
+#: Metrics by the name a config gives (``[dataset] metric = "neg_rmse"``).
+METRICS: Registry[Metric] = Registry("metric", "dataset.metric", _REF_HINT.format("metric"))
+#: ``@register_loss("mine")`` above ``def mine(outputs, targets) -> scalar tensor``.
+register_loss = LOSSES.register
+#: ``@register_metric("mine")`` above ``def mine(outputs, targets) -> float`` (higher is better).
+register_metric = METRICS.register
+#: The registered loss names, sorted.
+list_losses = LOSSES.names
+#: The registered metric names, sorted.
+list_metrics = METRICS.names
+register_loss("cross_entropy")(F.cross_entropy)
 
 
 def _like(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -30,41 +49,40 @@ def _like(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return targets
 
 
+@register_loss("mse")
 def mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean squared error."""
     return F.mse_loss(outputs, _like(outputs, targets).to(outputs.dtype))
 
 
+@register_loss("l1")
 def l1(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean absolute error."""
     return F.l1_loss(outputs, _like(outputs, targets).to(outputs.dtype))
 
 
+@register_metric("accuracy")
 def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     """Share of rows whose largest output is the target label."""
     return int((outputs.argmax(dim=1) == targets).sum()) / max(1, len(targets))
 
 
+@register_metric("neg_mse")
 def neg_mse(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     """Minus the mean squared error."""
     return -float(mse(outputs.float(), targets))
 
 
+@register_metric("neg_rmse")
 def neg_rmse(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     """Minus the root mean squared error."""
     return -float(mse(outputs.float(), targets)) ** 0.5
 
 
+@register_metric("neg_mae")
 def neg_mae(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     """Minus the mean absolute error."""
     return -float(l1(outputs.float(), targets))
-
-
-#: Built-in losses by the name a config gives.
-LOSSES: dict[str, Loss] = {"cross_entropy": F.cross_entropy, "mse": mse, "l1": l1}
-#: Built-in metrics by the name a config gives.
-METRICS: dict[str, Metric] = {"accuracy": accuracy, "neg_mse": neg_mse, "neg_rmse": neg_rmse,
-                              "neg_mae": neg_mae}
 
 
 def _is_ref(value: str) -> bool:
@@ -74,12 +92,10 @@ def _is_ref(value: str) -> bool:
 
 def check_task(loss: str, metric: str) -> None:
     """Raise ValueError naming ``dataset.loss`` / ``dataset.metric`` when one is neither a
-    built-in name nor an import string (nothing is imported)."""
-    for field, value, known in (("loss", loss, LOSSES), ("metric", metric, METRICS)):
-        if value not in known and not _is_ref(value):
-            raise ValueError(f"dataset.{field}: unknown {field} {value!r}; choose one of "
-                             f"{sorted(known)}, or give the import string of your function, "
-                             f"e.g. \"my_{field}s:{field}\"")
+    registered name nor an import string (nothing is imported)."""
+    for value, known in ((loss, LOSSES), (metric, METRICS)):
+        if not _is_ref(value):
+            known.get(value)
 
 
 def _user(ref: str, field: str) -> Callable[..., object]:
@@ -93,17 +109,16 @@ def _user(ref: str, field: str) -> Callable[..., object]:
 
 
 def loss_fn(name: str) -> Loss:
-    """The loss a config names: a built-in, or the user's function it imports."""
+    """The loss a config names: a registered one, or the user's function it imports."""
     check_task(name, "accuracy")
     return LOSSES[name] if name in LOSSES else _user(name, "loss")  # type: ignore[return-value]
 
 
 def metric_fn(name: str) -> Metric:
-    """The metric a config names: a built-in, or the user's function it imports."""
+    """The metric a config names (a float of it): a registered one, or the user's function
+    it imports."""
     check_task("cross_entropy", name)
-    if name in METRICS:
-        return METRICS[name]
-    fn = _user(name, "metric")
+    fn = METRICS[name] if name in METRICS else _user(name, "metric")
     return lambda outputs, targets: float(fn(outputs, targets))  # type: ignore[arg-type]
 
 

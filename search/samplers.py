@@ -1,4 +1,5 @@
-"""Optuna samplers by name, so a config can say ``[sampler] name = "tpe"``.
+"""Optuna samplers by name, so a config can say ``[sampler] name = "tpe"``; add your own with
+:func:`register_sampler`.
 
 NSGA-II and NSGA-III are Optuna's, with one change of ours (:class:`KeepStopped`): a trial the
 early-stopping rule stopped stays in the genetic population with the values it had when it was
@@ -19,9 +20,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search.early_stop import STOPPED_VALUES_ATTR
 from search.errors import FrontierError
+from spaces.registry import Registry
 
-__all__ = ["SAMPLERS", "KeepStopped", "NSGAIIISampler", "NSGAIISampler", "make_sampler",
-           "population_trials"]
+__all__ = ["SAMPLERS", "KeepStopped", "NSGAIIISampler", "NSGAIISampler", "list_samplers",
+           "make_sampler", "population_trials", "register_sampler"]
 
 
 def population_trials(study: Study) -> list[FrozenTrial]:
@@ -79,21 +81,48 @@ class NSGAIIISampler(KeepStopped, optuna.samplers.NSGAIIISampler):
     """Optuna's NSGA-III, keeping stopped trials in its populations."""
 
 
+#: ``factory(seed, population_size) -> sampler``; ``population_size`` is the GA's generation
+#: size, and the number of random startup trials of the model-based samplers.
 SamplerFactory = Callable[[int | None, int], optuna.samplers.BaseSampler]
 
-SAMPLERS: dict[str, SamplerFactory] = {
-    "nsga2": lambda seed, pop: NSGAIISampler(seed=seed, population_size=pop),
-    "nsga3": lambda seed, pop: NSGAIIISampler(seed=seed, population_size=pop),
-    "tpe": lambda seed, pop: optuna.samplers.TPESampler(seed=seed, n_startup_trials=pop,
-                                                        multivariate=True),
-    "gp": lambda seed, pop: optuna.samplers.GPSampler(seed=seed, n_startup_trials=pop),
-    "random": lambda seed, pop: optuna.samplers.RandomSampler(seed=seed),
-}
+#: Sampler name -> :data:`SamplerFactory`.
+SAMPLERS: Registry[SamplerFactory] = Registry("sampler", "sampler.name")
+#: ``@register_sampler("mine")`` above ``def mine(seed, population_size) -> sampler``.
+register_sampler = SAMPLERS.register
+#: The registered sampler names, sorted.
+list_samplers = SAMPLERS.names
+
+
+@register_sampler("nsga2")
+def _nsga2(seed: int | None, population_size: int) -> optuna.samplers.BaseSampler:
+    return NSGAIISampler(seed=seed, population_size=population_size)
+
+
+@register_sampler("nsga3")
+def _nsga3(seed: int | None, population_size: int) -> optuna.samplers.BaseSampler:
+    return NSGAIIISampler(seed=seed, population_size=population_size)
+
+
+@register_sampler("tpe")
+def _tpe(seed: int | None, population_size: int) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=population_size,
+                                      multivariate=True)
+
+
+@register_sampler("gp")
+def _gp(seed: int | None, population_size: int) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.GPSampler(seed=seed, n_startup_trials=population_size)
+
+
+@register_sampler("random")
+def _random(seed: int | None, population_size: int) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.RandomSampler(seed=seed)
 
 
 def make_sampler(name: str, seed: int | None, population_size: int) -> optuna.samplers.BaseSampler:
     """The sampler registered as ``name``."""
-    if name not in SAMPLERS:
-        raise FrontierError(f"sampler.name: unknown sampler {name!r}; choose one of "
-                            f"{sorted(SAMPLERS)}")
-    return SAMPLERS[name](seed, population_size)
+    try:
+        factory = SAMPLERS[name]
+    except ValueError as err:
+        raise FrontierError(str(err)) from None
+    return factory(seed, population_size)
