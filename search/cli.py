@@ -16,7 +16,7 @@ from objectives.data import TensorData
 from search.browser import screenshot
 from search.config import StudyConfig, load_config
 from search.dashboard import serve
-from search.errors import FrontierError
+from search.errors import ConfigError, FrontierError, StorageError
 from search.export import export_trial
 from search.exports import write_outputs
 from search.images import write_image, write_images
@@ -153,7 +153,7 @@ def _print_front(study: optuna.Study) -> None:
 
 def _n_trials(value: int | None) -> int | None:
     if value is not None and value < 1:
-        raise FrontierError(f"--n-trials: {value} must be >= 1")
+        raise ConfigError(f"--n-trials: {value} must be >= 1")
     return value
 
 
@@ -163,10 +163,10 @@ def _cmd_run(args: argparse.Namespace) -> None:
     url = args.storage or cfg.storage or DEFAULT_STORAGE
     out = Path(args.out) if args.out else cfg.out_dir
     if args.workers < 1:
-        raise FrontierError(f"--workers: {args.workers} must be >= 1")
+        raise ConfigError(f"--workers: {args.workers} must be >= 1")
     if args.workers > 1:
         check_multiprocess_storage(url)
-    data, _ = prepare(cfg)  # data and a user builder are checked before the study is written
+    data, _ = prepare(cfg)  # data, checkpoint and a user builder, before the study is written
     study = create_or_load(cfg, url)
     if args.workers == 1:
         _optimize(study, cfg, url, n, args.log, out, data)
@@ -247,6 +247,10 @@ def _cmd_export(args: argparse.Namespace) -> None:
     print(f"wrote {done.out_dir}: spec.json, model.json, state_dict.pt, program.pt2, "
           f"metrics.json (trial {done.trial}, {where})")
     metric = metric_label(study)
+    if done.test_accuracy is None:  # not an error: the folder is complete
+        print(f"frontier: warning: test {metric} not re-checked: the data cannot be loaded here "
+              f"({done.no_data})", file=sys.stderr)
+        return
     print(f"rebuilt model: test {metric} {done.test_accuracy:.6f} (stored "
           f"{'?' if stored is None else f'{stored:.6f}'})")
     if stored is not None and abs(done.test_accuracy - stored) > 1e-6:
@@ -287,8 +291,8 @@ def _cmd_ls(args: argparse.Namespace) -> None:
     print(pd.DataFrame(rows).to_string(index=False))
     if args.study:
         if args.study not in {r["study"] for r in rows}:
-            raise FrontierError(f"--study: no study named {args.study!r} in "
-                                f"{redact(args.storage)}")
+            raise StorageError(f"--study: no study named {args.study!r} in "
+                               f"{redact(args.storage)}")
         table = trials_frame(optuna.load_study(study_name=args.study, storage=storage))
         bad = table[table.state.isin(["FAIL", "PRUNED"])]
         print(f"\n{args.study}: {len(bad)} failed or pruned trials")

@@ -1,24 +1,29 @@
 """``StudyConfig``: one typed description of a study, loaded from TOML or built in Python.
 
-Every problem is reported as a :class:`FrontierError` naming the field (``budget.epochs``) and
-the fix; nothing is executed, a config is data.
+Every problem is reported as a :class:`ConfigError` naming the field (``budget.epochs``) and
+the fix; nothing is executed, a config is data. Checking a config reads no data: whether a study
+can run on this machine (its dataset folder and files, its transfer checkpoint) is checked where
+it runs (``search.run.check_runnable``). A new config imports the user code it names, to store
+it as import strings; a config read back from a study's storage (``from_dict(...,
+stored=True)``) imports nothing, so the read-only commands need only the storage.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from objectives.classification import Budget
-from objectives.data import DATASETS, DataConfig, check_dataset
+from objectives.data import CHECKS, DATASETS, DataConfig, check_dataset
 from objectives.distill import TEACHERS, Distill
 from objectives.transfer import Transfer
 from search.early_stop import EarlyStopping
-from search.errors import FrontierError
+from search.errors import ConfigError, FrontierError, reraise_as
 from search.tables import typed_table
+from search.toml_writer import dumps
 from search.user_code import DATA_REFS, resolve_tables, resolve_user_code
 from spaces.domain import domain_values
 from spaces.registry import create_space
@@ -112,10 +117,16 @@ class StudyConfig:
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
     distill: Distill = field(default_factory=Distill)
     transfer: Transfer = field(default_factory=Transfer)
+    #: True for a config read back from a study (``search.study.stored_config``): its import
+    #: strings stay as stored (canonical since the study was created), and no user code is
+    #: imported and no user space built here; the run paths and ``export`` import what they use.
+    stored: InitVar[bool] = False
 
-    def __post_init__(self) -> None:
-        _resolve_user_code(self)
-        _validate(self)
+    def __post_init__(self, stored: bool) -> None:
+        with reraise_as(ConfigError):  # spaces/ and objectives/ raise ValueError
+            if not stored:
+                _resolve_user_code(self)
+            _validate(self, stored)
 
     @property
     def out_dir(self) -> Path:
@@ -146,32 +157,50 @@ class StudyConfig:
             "transfer": dataclasses.asdict(self.transfer),
         }
 
+    def to_toml(self) -> str:
+        """The study file of this config: :func:`load_config` reads it back to an equal config.
+        Fields left at None are left out (TOML has no null; ConfigError for one whose default
+        is not None, e.g. an unseeded sampler); ``storage`` is written when set (as given, so
+        with any password in it)."""
+        for section in ("study", *_SECTIONS[1:]):
+            part = self if section == "study" else getattr(self, section)
+            for f in dataclasses.fields(part):
+                if getattr(part, f.name) is None and f.default not in (None, dataclasses.MISSING):
+                    raise ConfigError(f"{section}.{f.name}: None has no TOML form, and the file "
+                                      f"would read back {f.default!r}; set a value")
+        data = self.to_dict()
+        data["study"]["storage"] = self.storage
+        return dumps(data)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config",
-                  base_dir: str | Path | None = None) -> StudyConfig:
+                  base_dir: str | Path | None = None, *, stored: bool = False) -> StudyConfig:
         """Build from a TOML-shaped dict; unknown sections or keys are errors. Import strings
-        are looked up in ``base_dir`` (the study file's folder), then the current folder."""
+        are looked up in ``base_dir`` (the study file's folder), then the current folder.
+        ``stored``: the dict was stored on a study by :meth:`to_dict`; its import strings are
+        kept as they are and nothing is imported (see :attr:`stored`)."""
         unknown = set(data) - {"study", *_SECTIONS}
         if unknown:
-            raise FrontierError(f"{source}: unknown section [{sorted(unknown)[0]}]; known "
-                                f"sections: {sorted({'study', *_SECTIONS})}")
+            raise ConfigError(f"{source}: unknown section [{sorted(unknown)[0]}]; known "
+                              f"sections: {sorted({'study', *_SECTIONS})}")
         study = _table(data, "study", source)
         if "name" not in study:
-            raise FrontierError(f"{source}: study.name is missing; add name = \"...\" under "
-                                "[study]")
+            raise ConfigError(f"{source}: study.name is missing; add name = \"...\" under "
+                              "[study]")
         kwargs = typed_table(cls, study, "study", source, skip=set(_SECTIONS))
         if "objectives" in kwargs:
             kwargs["objectives"] = tuple(kwargs["objectives"])
-        try:
-            imports, space, dataset = resolve_tables(
-                kwargs.get("imports", ()), _table(data, "space", source),
-                _table(data, "dataset", source), [base_dir] if base_dir is not None else [])
-        except ValueError as err:
-            raise FrontierError(f"{source}: {err}") from None
+        imports = tuple(kwargs.get("imports", ()))
+        space, dataset = _table(data, "space", source), _table(data, "dataset", source)
+        if not stored:
+            with reraise_as(ConfigError, f"{source}: "):
+                imports, space, dataset = resolve_tables(
+                    imports, space, dataset, [base_dir] if base_dir is not None else [])
         kwargs["imports"] = imports
+        space = dict(space)
         space_name = space.pop("name", "model" if "model" in space else "cnn")
         if not isinstance(space_name, str):
-            raise FrontierError(f"{source}: space.name must be a string, got {space_name!r}")
+            raise ConfigError(f"{source}: space.name must be a string, got {space_name!r}")
         kwargs["space"] = SpaceConfig(space_name, space)
         kwargs["dataset"] = DataConfig(**typed_table(DataConfig, dataset, "dataset", source))
         kwargs["budget"] = Budget(**typed_table(Budget, _table(data, "budget", source), "budget",
@@ -181,9 +210,9 @@ class StudyConfig:
                            ("transfer", Transfer)):
             kwargs[name] = kind(**typed_table(kind, _table(data, name, source), name, source))
         try:
-            return cls(**kwargs)
+            return cls(**kwargs, stored=stored)
         except FrontierError as err:
-            raise FrontierError(f"{source}: {err}") from None
+            raise type(err)(f"{source}: {err}") from None
 
 
 _SECTIONS = ("space", "dataset", "budget", "sampler", "constraints", "early_stopping",
@@ -191,33 +220,32 @@ _SECTIONS = ("space", "dataset", "budget", "sampler", "constraints", "early_stop
 
 
 def load_config(path: str | Path) -> StudyConfig:
-    """Read and validate a TOML study file."""
+    """Read and validate a TOML study file (whether its data is there is checked where the
+    study runs: ``search.run.check_runnable``)."""
     p = Path(path)
     if not p.is_file():
-        raise FrontierError(f"{p}: no such config file; pass the path of a .toml study file")
+        raise ConfigError(f"{p}: no such config file; pass the path of a .toml study file")
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise FrontierError(f"{p}: not valid TOML ({err}); fix the syntax") from None
+        raise ConfigError(f"{p}: not valid TOML ({err}); fix the syntax") from None
     return StudyConfig.from_dict(data, source=str(p), base_dir=p.parent)
 
 
 def _table(data: dict[str, Any], name: str, source: str) -> dict[str, Any]:
     table = data.get(name, {})
     if not isinstance(table, dict):
-        raise FrontierError(f"{source}: {name} must be a table ([{name}]), got {table!r}")
+        raise ConfigError(f"{source}: {name} must be a table ([{name}]), got {table!r}")
     return table
 
 
 def _resolve_user_code(cfg: StudyConfig) -> None:
     """Store every reference to user code in ``cfg`` as an import string (see
-    ``search.user_code``); the config stays frozen to everyone else."""
-    try:
-        imports, options, refs = resolve_user_code(
-            cfg.imports, cfg.space.name, cfg.space.options,
-            {key: getattr(cfg.dataset, key) for key in DATA_REFS})
-    except ValueError as err:
-        raise FrontierError(str(err)) from None
+    ``search.user_code``, which imports it: raises ValueError); the config stays frozen to
+    everyone else."""
+    imports, options, refs = resolve_user_code(
+        cfg.imports, cfg.space.name, cfg.space.options,
+        {key: getattr(cfg.dataset, key) for key in DATA_REFS})
     object.__setattr__(cfg, "imports", imports)
     if refs:
         object.__setattr__(cfg, "dataset", dataclasses.replace(cfg.dataset, **refs))
@@ -225,11 +253,13 @@ def _resolve_user_code(cfg: StudyConfig) -> None:
         object.__setattr__(cfg, "space", SpaceConfig(cfg.space.name, options))
 
 
-def _validate(cfg: StudyConfig) -> None:
+def _validate(cfg: StudyConfig, stored: bool = False) -> None:
+    """Raise ConfigError (or, from ``objectives``/``spaces``, ValueError) naming the first bad
+    field. Reads no files; a ``stored`` config's space is not built (it may need user code)."""
     from search.samplers import SAMPLERS  # samplers import config types; avoid a cycle
 
     if not cfg.name or not cfg.name.replace("-", "").replace("_", "").isalnum():
-        raise FrontierError(f"study.name: {cfg.name!r} must be letters, digits, '-' or '_'")
+        raise ConfigError(f"study.name: {cfg.name!r} must be letters, digits, '-' or '_'")
     checks = [
         (cfg.n_trials >= 1, "study.n_trials", f"{cfg.n_trials} must be >= 1"),
         (len(cfg.objectives) >= 2, "study.objectives",
@@ -270,45 +300,45 @@ def _validate(cfg: StudyConfig) -> None:
     ]
     for ok, name, message in checks:
         if not ok:
-            raise FrontierError(f"{name}: {message}")
+            raise ConfigError(f"{name}: {message}")
     for o in cfg.objectives:
         if o not in OBJECTIVES:
-            raise FrontierError(f"study.objectives: unknown objective {o!r}; choose from "
-                                f"{sorted(OBJECTIVES)}")
+            raise ConfigError(f"study.objectives: unknown objective {o!r}; choose from "
+                              f"{sorted(OBJECTIVES)}")
     if len(set(cfg.objectives)) != len(cfg.objectives):
-        raise FrontierError("study.objectives: an objective is listed twice")
+        raise ConfigError("study.objectives: an objective is listed twice")
     if cfg.dataset.source is None and cfg.dataset.name not in DATASETS:
-        raise FrontierError(f"dataset.name: unknown dataset {cfg.dataset.name!r}; choose one "
-                            f"of {sorted(DATASETS)}, or give dataset.source")
-    if cfg.dataset.source is None and cfg.dataset.data_dir is not None and \
-            not Path(cfg.dataset.data_dir).is_dir():
-        raise FrontierError(f"dataset.data_dir: {cfg.dataset.data_dir} is not a directory; "
-                            "point it at the folder holding the dataset files")
-    try:  # the dataset's files are there (cheap: no data is read), before anything is written
-        check_dataset(cfg.dataset)
-    except ValueError as err:
-        raise FrontierError(str(err)) from None
+        raise ConfigError(f"dataset.name: unknown dataset {cfg.dataset.name!r}; choose one "
+                          f"of {sorted(DATASETS)}, or give dataset.source")
+    check_dataset(_options_only(cfg.dataset))
     if cfg.dataset.loss != "cross_entropy" and cfg.distill.teacher:
-        raise FrontierError(f"dataset.loss: distillation ([distill] teacher) mixes in a KL loss "
-                            f"over class logits and needs loss = \"cross_entropy\", not "
-                            f"{cfg.dataset.loss!r}; remove the teacher or use cross_entropy")
+        raise ConfigError(f"dataset.loss: distillation ([distill] teacher) mixes in a KL loss "
+                          f"over class logits and needs loss = \"cross_entropy\", not "
+                          f"{cfg.dataset.loss!r}; remove the teacher or use cross_entropy")
     if cfg.sampler.name not in SAMPLERS:
-        raise FrontierError(f"sampler.name: unknown sampler {cfg.sampler.name!r}; choose one "
-                            f"of {sorted(SAMPLERS)}")
+        raise ConfigError(f"sampler.name: unknown sampler {cfg.sampler.name!r}; choose one "
+                          f"of {sorted(SAMPLERS)}")
     if cfg.distill.teacher and cfg.distill.teacher not in TEACHERS:
-        raise FrontierError(f"distill.teacher: unknown teacher {cfg.distill.teacher!r}; choose "
-                            f"one of {sorted(TEACHERS)}, or \"\" for no distillation")
+        raise ConfigError(f"distill.teacher: unknown teacher {cfg.distill.teacher!r}; choose "
+                          f"one of {sorted(TEACHERS)}, or \"\" for no distillation")
     if cfg.distill.teacher_epochs < 1:
-        raise FrontierError(f"distill.teacher_epochs: {cfg.distill.teacher_epochs} must be >= 1")
-    if cfg.transfer.checkpoint and not Path(cfg.transfer.checkpoint).is_file():
-        raise FrontierError(f"transfer.checkpoint: {cfg.transfer.checkpoint} is not a file; "
-                            "give the path of a state dict saved on this machine")
-    try:
-        space = create_space(cfg.space.name, cfg.space.options)
-    except ValueError as err:
-        raise FrontierError(str(err)) from None
+        raise ConfigError(f"distill.teacher_epochs: {cfg.distill.teacher_epochs} must be >= 1")
+    if stored:
+        return
+    space = create_space(cfg.space.name, cfg.space.options)
     knobs = getattr(space, "knobs", None)
     if knobs is not None and not cfg.distill.teacher and any(
             w > 0 for w in domain_values(knobs.kd_weight)):
-        raise FrontierError("space.kd_weight: distillation needs a teacher; set teacher = "
-                            "\"cnn-large\" under [distill], or keep kd_weight = 0")
+        raise ConfigError("space.kd_weight: distillation needs a teacher; set teacher = "
+                          "\"cnn-large\" under [distill], or keep kd_weight = 0")
+
+
+def _options_only(data: DataConfig) -> DataConfig:
+    """``data`` as :func:`check_dataset` checks its options alone. A source's options need no
+    files; a built-in dataset's folder and files (``CHECKS``) are checked where the study runs
+    (``search.run.check_runnable``), so its options are checked as those of a dataset without
+    files (its name is checked above)."""
+    if data.source is not None:
+        return data
+    fileless = next(name for name in DATASETS if name not in CHECKS)
+    return dataclasses.replace(data, name=fileless, data_dir=None)

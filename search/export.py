@@ -13,6 +13,14 @@ A model folder holds:
   (``objectives.int8``: FX, x86 kernels, calibrated on 512 training images) as TorchScript
   (``torch.jit.load`` or :func:`load_int8`), and ``int8.json``, its test accuracy (the study's
   metric) and batch-1 CPU latency against the fake-quantized float model.
+
+Exporting needs the storage, the trial's stored weights and (for a user's builder or a
+registered space) the user's code, not the data: the input shape and number of classes were
+recorded on the study when it ran (``search.study.remember_shape``). Where the data can be
+loaded, the rebuilt model's test accuracy is measured again and the ``torch.export`` example is
+two test inputs; where it cannot, the example is zeros of the recorded shape and the accuracy
+is not re-checked (:attr:`Exported.no_data` says why). ``int8`` needs the data: its calibration
+reads the training split.
 """
 
 from __future__ import annotations
@@ -35,9 +43,10 @@ from objectives.int8 import Int8Comparison, compare_int8, to_int8
 from objectives.metrics import score
 from objectives.plan import replay_pruning
 from search.config import StudyConfig
-from search.errors import FrontierError
+from search.errors import ConfigError, DatasetError, FrontierError, StorageError, reraise_as
 from search.objective import METRICS_ATTR, SPEC_ATTR
-from search.study import stored_config
+from search.study import stored_config, stored_shape
+from search.user_code import import_modules
 from search.weights import WEIGHTS_ATTR, load_state_dict, stored_out_dir
 from spaces.registry import create_space, load_spec
 
@@ -54,14 +63,15 @@ CALIBRATION_IMAGES = 512
 @dataclass(frozen=True)
 class Exported:
     """Where a trial was exported and the test accuracy (the study's metric) its rebuilt model
-    reaches."""
+    reaches: None when the data could not be loaded here, and ``no_data`` says why."""
 
     out_dir: Path
     trial: int
     on_front: bool
-    test_accuracy: float
+    test_accuracy: float | None
     stored_test_accuracy: float | None
     int8: Int8Comparison | None = None
+    no_data: str | None = None
 
 
 def _trial(study: optuna.Study, number: int) -> FrozenTrial:
@@ -69,18 +79,18 @@ def _trial(study: optuna.Study, number: int) -> FrozenTrial:
     match = [t for t in trials if t.number == number]
     if not match:
         top = max((t.number for t in trials), default=-1)
-        raise FrontierError(f"--trial: study {study.study_name!r} has no trial {number} "
-                            f"(its trials are numbered 0 to {top}); `frontier pareto --study "
-                            f"{study.study_name}` lists the front")
+        raise ConfigError(f"--trial: study {study.study_name!r} has no trial {number} "
+                          f"(its trials are numbered 0 to {top}); `frontier pareto --study "
+                          f"{study.study_name}` lists the front")
     t = match[0]
     if t.state != TrialState.COMPLETE:
-        raise FrontierError(f"--trial: trial {number} of {study.study_name!r} is "
-                            f"{t.state.name}; only COMPLETE trials keep their weights; pick one "
-                            f"from `frontier pareto --study {study.study_name}`")
+        raise ConfigError(f"--trial: trial {number} of {study.study_name!r} is "
+                          f"{t.state.name}; only COMPLETE trials keep their weights; pick one "
+                          f"from `frontier pareto --study {study.study_name}`")
     if WEIGHTS_ATTR not in t.user_attrs or SPEC_ATTR not in t.user_attrs:
-        raise FrontierError(f"--trial: trial {number} of {study.study_name!r} has no stored "
-                            "weights (it ran before Frontier kept them); run the study further "
-                            "and export a newer trial")
+        raise StorageError(f"--trial: trial {number} of {study.study_name!r} has no stored "
+                           "weights (it ran before Frontier kept them); run the study further "
+                           "and export a newer trial")
     return t
 
 
@@ -96,21 +106,28 @@ def _weights(study: optuna.Study, t: FrozenTrial, cfg: StudyConfig) -> dict[str,
             return load_state_dict(t, place)
         except (ValueError, ArtifactNotFound, FileNotFoundError):
             continue
-    raise FrontierError(f"weights: trial {t.number}'s weights are not in "
-                        f"{' or '.join(str(p / 'artifacts') for p in places)}; run the command "
-                        "from the folder the study ran in, or copy its output folder here")
+    raise StorageError(f"weights: trial {t.number}'s weights are not in "
+                       f"{' or '.join(str(p / 'artifacts') for p in places)}; run the command "
+                       "from the folder the study ran in, or copy its output folder here")
 
 
 def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
                  cfg: StudyConfig | None = None, *, int8: bool = False) -> Exported:
     """Write the model folder of COMPLETE trial ``number`` (see the module docstring); with
-    ``int8`` also its int8 TorchScript and the int8-vs-fake-quant comparison."""
+    ``int8`` also its int8 TorchScript and the int8-vs-fake-quant comparison. Without the data
+    the folder is written all the same; ``int8`` then raises DatasetError."""
     cfg = cfg or stored_config(study)
     t = _trial(study, number)
     state = _weights(study, t, cfg)
-    data = load_dataset(cfg.dataset)
-    model = _build(t.user_attrs[SPEC_ATTR], cfg.space.name, cfg.space.options,
-                   data.input_shape, data.num_classes)
+    data, no_data = _data(cfg)
+    if int8 and data is None:
+        raise DatasetError(f"--int8: calibration needs the training split, and the data cannot "
+                           f"be loaded here ({no_data})")
+    input_shape, num_classes = _shape(study, data, no_data)
+    with reraise_as(ConfigError):  # the user's builder, or modules that register a space
+        import_modules(cfg.imports)
+        model = _build(t.user_attrs[SPEC_ATTR], cfg.space.name, cfg.space.options,
+                       input_shape, num_classes)
     model.load_state_dict(state)
     model.eval()
     out = Path(out_dir)
@@ -118,18 +135,42 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
     spec = json.loads(t.user_attrs[SPEC_ATTR])
     (out / "spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
     meta = {"space": cfg.space.name, "space_options": cfg.space.options,
-            "input_shape": list(data.input_shape), "num_classes": data.num_classes,
+            "input_shape": list(input_shape), "num_classes": num_classes,
             "dataset": asdict(cfg.dataset), "study": study.study_name, "trial": t.number}
     (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     torch.save(state, out / "state_dict.pt")
-    torch.export.save(_program(model, data), out / "program.pt2")
+    example = first_inputs(data.test, 2) if data is not None else torch.zeros(2, *input_shape)
+    torch.export.save(_program(model, example), out / "program.pt2")
     metrics = t.user_attrs.get(METRICS_ATTR, {})
     (out / "metrics.json").write_text(json.dumps(
         {"metrics": metrics, "values": t.values, "params": t.params}, indent=2) + "\n")
     on_front = t.number in {b.number for b in study.best_trials}
-    compared = _write_int8(model, data, out) if int8 else None
-    return Exported(out, t.number, on_front, score(model, data.test, data.metric),
-                    metrics.get("test_accuracy"), compared)
+    compared = _write_int8(model, data, out) if int8 and data is not None else None
+    rechecked = score(model, data.test, data.metric) if data is not None else None
+    return Exported(out, t.number, on_front, rechecked, metrics.get("test_accuracy"), compared,
+                    no_data)
+
+
+def _data(cfg: StudyConfig) -> tuple[TensorData | None, str | None]:
+    """The study's data, or None and the one-line reason it cannot be loaded here."""
+    try:
+        return load_dataset(cfg.dataset), None
+    except ValueError as err:  # missing files or source module, unreadable data
+        return None, str(err)
+
+
+def _shape(study: optuna.Study, data: TensorData | None, no_data: str | None
+           ) -> tuple[tuple[int, ...], int]:
+    """The input shape and number of classes the trial's model was built for: as recorded when
+    the study ran, else as the data says."""
+    recorded = stored_shape(study)
+    if recorded is not None:
+        return recorded
+    if data is None:
+        raise DatasetError(f"export: study {study.study_name!r} recorded no input shape (it ran "
+                           "before Frontier kept one), so rebuilding its model needs its data, "
+                           f"which cannot be loaded here ({no_data})")
+    return data.input_shape, data.num_classes
 
 
 def _write_int8(model: nn.Module, data: TensorData, out: Path) -> Int8Comparison:
@@ -158,8 +199,7 @@ def _build(spec_text: str, space: str, options: dict[str, Any], input_shape: tup
     return replay_pruning(model, spec.compress, tuple(input_shape))
 
 
-def _program(model: nn.Module, data: TensorData) -> torch.export.ExportedProgram:
-    example = first_inputs(data.test, 2)
+def _program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     return torch.export.export(model.cpu(), (example,), dynamic_shapes=({0: batch},))
 

@@ -12,25 +12,30 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import optuna
 import torch
 from optuna.storages import fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
-from objectives.data import TensorData, load_dataset, resolve_device
+from objectives.data import TensorData, check_dataset, load_dataset, resolve_device
+from objectives.task import loss_fn, metric_fn
 from objectives.train import warm_up
 from search.claim import Claim, claim_for
 from search.config import StudyConfig
-from search.errors import FrontierError
+from search.errors import ConfigError, DatasetError, FrontierError, reraise_as
 from search.objective import FAIL_REASON, Objective
 from search.progress import make_reporter
 from search.reaper import reap_dead_trials
+from search.study import remember_shape
+from search.user_code import import_modules
 from search.weights import remember_store
+from spaces.locate import locate
 from spaces.registry import Space, create_space
 from spaces.user import ModelSpace, check_builder
 
-__all__ = ["FINISHED", "count_finished", "prepare", "run_study"]
+__all__ = ["FINISHED", "check_runnable", "count_finished", "prepare", "run_study"]
 
 #: States that count towards ``n_trials``; failed trials are retried, not counted.
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -44,18 +49,45 @@ def count_finished(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
+def check_runnable(cfg: StudyConfig, *, with_data: bool = True) -> None:
+    """Check, without reading any data, that the study ``cfg`` can run on this machine: its
+    device is there; the modules of ``[study] imports`` and a user's loss and metric import;
+    with ``with_data``, the dataset's folder and files are there (a user's data source
+    imports); the transfer checkpoint is a file. Only the commands that run trials (``run``,
+    ``resume``, ``worker``) check this; the read-only ones need only the storage. Raises
+    ConfigError or DatasetError naming the field."""
+    data = cfg.dataset
+    with reraise_as(ConfigError):
+        resolve_device(cfg.device)
+        import_modules(cfg.imports)
+        loss_fn(data.loss)
+        metric_fn(data.metric)
+    if with_data:
+        if data.source is None and data.data_dir is not None and not Path(data.data_dir).is_dir():
+            raise DatasetError(f"dataset.data_dir: {data.data_dir} is not a directory; point it "
+                               "at the folder holding the dataset files")
+        with reraise_as(DatasetError):  # the files are there (cheap: no data is read)
+            check_dataset(data)
+            if data.source is not None:
+                locate(data.source, "dataset.source")
+    if cfg.transfer.checkpoint and not Path(cfg.transfer.checkpoint).is_file():
+        raise DatasetError(f"transfer.checkpoint: {cfg.transfer.checkpoint} is not a file; "
+                           "give the path of a state dict saved on this machine")
+
+
 def prepare(cfg: StudyConfig, data: TensorData | None = None) -> tuple[TensorData, Space]:
     """Load the study's data (unless given) and its space, and check what can be checked before
-    any trial runs: the dataset loads, and a user builder builds a module. Raises FrontierError
-    with one line naming the problem."""
-    try:  # unreadable files or a dataset too big for the GPU: one line, not a traceback
-        data = data or load_dataset(cfg.dataset, resolve_device(cfg.device))
+    any trial runs (:func:`check_runnable`, the dataset loads, a user builder builds a module).
+    Raises DatasetError or ConfigError with one line naming the problem."""
+    check_runnable(cfg, with_data=data is None)
+    if data is None:
+        with reraise_as(DatasetError):  # unreadable files or a dataset too big for the GPU
+            data = load_dataset(cfg.dataset, resolve_device(cfg.device))
+    with reraise_as(ConfigError):
         space = create_space(cfg.space.name, cfg.space.options)
         if isinstance(space, ModelSpace):
             space.bind(data.input_shape, data.num_classes)
             check_builder(space, data.input_shape, data.num_classes)
-    except ValueError as err:
-        raise FrontierError(str(err)) from None
     return data, space
 
 
@@ -125,9 +157,11 @@ def run_study(
     elsewhere waits for them. With ``timeout`` (seconds) no trial starts after that time, as in
     ``study.optimize``. ``log`` is a mode of ``search.progress`` (default: ``bar``, or
     ``quiet`` when ``progress`` is False). ``data``: the study's data, when already loaded
-    (see :func:`prepare`). Returns the number of finished trials. Raises FrontierError when
-    ``max_failures_in_a_row`` trials of this process fail in a row.
+    (see :func:`prepare`). Returns the number of finished trials. Checks first that the study
+    can run here (:func:`check_runnable`), even when it has reached its target. Raises
+    FrontierError when ``max_failures_in_a_row`` trials of this process fail in a row.
     """
+    check_runnable(cfg, with_data=data is None)
     deadline = time.monotonic() + timeout if timeout is not None else float("inf")
     target = n_trials or cfg.n_trials
     step, finished = _next_step(study, target)
@@ -137,6 +171,7 @@ def run_study(
         torch.set_num_threads(threads)
     data, space = prepare(cfg, data)
     remember_store(study, cfg.out_dir)
+    remember_shape(study, data.input_shape, data.num_classes)
     warm_up()
     reporter = make_reporter(log or ("bar" if progress else "quiet"))
     objective = Objective(cfg, space, data, progress=reporter.epoch)

@@ -16,7 +16,7 @@ import sqlalchemy
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
-from search.errors import FrontierError
+from search.errors import StorageError
 from search.reaper import retry_once
 
 __all__ = ["DEFAULT_STORAGE", "HEARTBEAT_SECONDS", "open_storage", "redact"]
@@ -55,8 +55,8 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
     if url.startswith("sqlite:///"):
         _check_file(Path(url.removeprefix("sqlite:///")), url, create)
     elif not re.match(r"^(postgresql|mysql)(\+\w+)?://", url):
-        raise FrontierError(f"storage: {redact(url)!r} is not a storage URL; use a .db path, "
-                            "a .log journal path, sqlite:///..., or postgresql://...")
+        raise StorageError(f"storage: {redact(url)!r} is not a storage URL; use a .db path, "
+                           "a .log journal path, sqlite:///..., or postgresql://...")
     try:
         beat = int(os.environ.get("FRONTIER_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
@@ -72,8 +72,8 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
         return storage
     except Exception as err:  # SQLAlchemy raises many types; all mean "cannot open"
         reason = redact(str(err).splitlines()[0] if str(err) else type(err).__name__)
-        raise FrontierError(f"storage: cannot open {redact(url)} ({reason}); check the URL, "
-                            "that the server runs and the credentials") from None
+        raise StorageError(f"storage: cannot open {redact(url)} ({reason}); check the URL, "
+                           "that the server runs and the credentials") from None
 
 
 def _use_wal(storage: RDBStorage) -> None:
@@ -95,9 +95,9 @@ def _use_wal(storage: RDBStorage) -> None:
 def _check_file(path: Path, url: str, create: bool) -> None:
     if path.exists():
         if path.is_dir():
-            raise FrontierError(f"storage: {path} is a directory; give a file path")
+            raise StorageError(f"storage: {path} is a directory; give a file path")
         return
     if not create:
-        raise FrontierError(f"storage: {redact(url)} does not exist; check the path or run a "
-                            "study first with `frontier run CONFIG.toml`")
+        raise StorageError(f"storage: {redact(url)} does not exist; check the path or run a "
+                           "study first with `frontier run CONFIG.toml`")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,13 +8,17 @@ from typing import Any
 import optuna
 
 from search.config import StudyConfig
-from search.errors import FrontierError
+from search.errors import ConfigError, StorageError
 from search.samplers import make_sampler
 from search.storage import DEFAULT_STORAGE, open_storage, redact
 
-__all__ = ["CONFIG_ATTR", "create_or_load", "load_existing", "session_seed", "study_names"]
+__all__ = ["CONFIG_ATTR", "SHAPE_ATTR", "create_or_load", "load_existing", "remember_shape",
+           "session_seed", "stored_config", "stored_shape", "study_names"]
 
 CONFIG_ATTR = "frontier_config"
+#: Study attribute: the input shape and output width of the data the study ran on, so
+#: ``export`` rebuilds a trial's model without the data.
+SHAPE_ATTR = "data_shape"
 #: Parts of a stored config that must match when the study is continued.
 _FIXED = ("space", "dataset", "budget")
 
@@ -81,8 +85,8 @@ def load_existing(storage_url: str, name: str, *,
     :func:`create_or_load`)."""
     storage = open_storage(storage_url, create=False)
     if name not in study_names(storage):
-        raise FrontierError(f"study: no study named {name!r} in {redact(storage_url)}; "
-                            f"`frontier ls --storage URL` lists the studies there")
+        raise StorageError(f"study: no study named {name!r} in {redact(storage_url)}; "
+                           f"`frontier ls --storage URL` lists the studies there")
     plain = optuna.load_study(study_name=name, storage=storage)
     cfg = stored_config(plain)
     sampler = _sampler(cfg, _trial_count(storage, name), worker)
@@ -91,12 +95,31 @@ def load_existing(storage_url: str, name: str, *,
 
 
 def stored_config(study: optuna.Study) -> StudyConfig:
-    """The StudyConfig stored on ``study`` when it was created."""
+    """The StudyConfig stored on ``study`` when it was created, as stored: nothing is
+    imported and no file is looked at (``search.run.check_runnable`` checks that it can run)."""
     data: dict[str, Any] | None = study.user_attrs.get(CONFIG_ATTR)
     if data is None:
-        raise FrontierError(f"study: {study.study_name!r} was not created by Frontier (it has "
-                            "no stored config); use `frontier run CONFIG.toml` for a new study")
-    return StudyConfig.from_dict(data, source=f"stored config of {study.study_name!r}")
+        raise StorageError(f"study: {study.study_name!r} was not created by Frontier (it has "
+                           "no stored config); use `frontier run CONFIG.toml` for a new study")
+    return StudyConfig.from_dict(data, source=f"stored config of {study.study_name!r}",
+                                 stored=True)
+
+
+def remember_shape(study: optuna.Study, input_shape: tuple[int, ...], num_classes: int) -> None:
+    """Record the shape of one input and the model's output width on ``study`` (once: the
+    first process to run it)."""
+    if SHAPE_ATTR not in study.user_attrs:
+        study.set_user_attr(SHAPE_ATTR, {"input_shape": list(input_shape),
+                                         "num_classes": int(num_classes)})
+
+
+def stored_shape(study: optuna.Study) -> tuple[tuple[int, ...], int] | None:
+    """``(input_shape, num_classes)`` recorded by :func:`remember_shape`; None for a study that
+    has not run yet (or ran before Frontier recorded them)."""
+    value = study.user_attrs.get(SHAPE_ATTR)
+    if not value:
+        return None
+    return tuple(int(n) for n in value["input_shape"]), int(value["num_classes"])
 
 
 def _check_same(cfg: StudyConfig, study: optuna.Study, url: str) -> None:
@@ -106,7 +129,7 @@ def _check_same(cfg: StudyConfig, study: optuna.Study, url: str) -> None:
         stored and stored["study"]["objectives"] != list(cfg.objectives)
     ):
         have = stored["study"]["objectives"] if stored else directions
-        raise FrontierError(
+        raise ConfigError(
             f"study.objectives: study {cfg.name!r} in {redact(url)} was created with "
             f"objectives {have}, not {list(cfg.objectives)}; use the stored objectives or a "
             "new study name"
@@ -122,7 +145,7 @@ def _check_same(cfg: StudyConfig, study: optuna.Study, url: str) -> None:
         if old != mine[section]:
             key = next((k for k in sorted(set(old) | set(mine[section]))
                         if old.get(k) != mine[section].get(k)), section)
-            raise FrontierError(
+            raise ConfigError(
                 f"{section}.{key}: study {cfg.name!r} in {redact(url)} was created with "
                 f"{section}.{key} = {old.get(key)!r}, not "
                 f"{mine[section].get(key)!r}; continue it unchanged (`frontier resume`) or use "

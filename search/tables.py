@@ -8,7 +8,7 @@ import types
 import typing
 from typing import Any
 
-from search.errors import FrontierError
+from search.errors import ConfigError
 
 __all__ = ["typed_table"]
 
@@ -22,11 +22,11 @@ def typed_table(cls: type, table: dict[str, Any], section: str, source: str,
     out = {}
     for key, value in table.items():
         if key not in names:
-            raise FrontierError(f"{source}: {section}.{key} is not a known option; known: "
-                                f"{sorted(names)}")
+            raise ConfigError(f"{source}: {section}.{key} is not a known option; known: "
+                              f"{sorted(names)}")
         if not _type_ok(hints[key], value):
-            raise FrontierError(f"{source}: {section}.{key} must be {_type_name(hints[key])}, "
-                                f"got {value!r}")
+            raise ConfigError(f"{source}: {section}.{key} must be {_type_name(hints[key])}, "
+                              f"got {value!r}")
         out[key] = float(value) if hints[key] is float else value
     return out
 

@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from spaces.locate import canonical, canonical_module, module_ref
+from spaces.locate import canonical, canonical_module, import_module, module_ref
 from spaces.registry import SPACES
 
-__all__ = ["DATA_REFS", "resolve_tables", "resolve_user_code"]
+__all__ = ["DATA_REFS", "import_modules", "resolve_tables", "resolve_user_code"]
 
 #: ``[dataset]`` fields that may name user code ("module:function"), or hold it from Python.
 DATA_REFS = ("source", "loss", "metric")
@@ -56,10 +56,18 @@ def resolve_user_code(imports: Sequence[str], space_name: str, options: Mapping[
         opts["model"] = canonical(opts["model"], "space.model")
     refs: dict[str, Any] = {key: canonical(value, f"dataset.{key}")
                             for key, value in dataset_refs.items() if _names_code(value)}
-    factory = SPACES.get(space_name)
+    factory = SPACES.get(space_name, None)
     module = sys.modules.get(getattr(factory, "__module__", ""))
     if module is not None and module.__name__.partition(".")[0] not in _OWN_PACKAGES:
         ref = module_ref(module, "space.name")
         if ref not in resolved:
             resolved.append(ref)
     return tuple(resolved), opts, refs
+
+
+def import_modules(imports: Sequence[str]) -> None:
+    """Import the modules of a stored ``[study] imports`` (e.g. ones that register a space), as
+    the run paths and ``export`` do before building a model. Raises ValueError naming the
+    module that does not import."""
+    for module in imports:
+        import_module(module, "study.imports")

@@ -11,7 +11,7 @@ import time
 import optuna
 from tqdm import tqdm
 
-from search.errors import FrontierError
+from search.errors import StorageError
 from search.run import count_finished
 from search.storage import normalize, redact
 
@@ -22,7 +22,7 @@ __all__ = ["check_multiprocess_storage", "gpu_envs", "run_workers", "threads_per
 def check_multiprocess_storage(url: str) -> None:
     """Refuse SQLite for several processes: it serialises writers and locks under load."""
     if normalize(url).startswith("sqlite:"):
-        raise FrontierError(
+        raise StorageError(
             f"--workers: {redact(url)} is SQLite, which is for one process; use a journal file "
             "(--storage runs/NAME.log) on one machine or postgresql://... across machines"
         )

@@ -142,3 +142,85 @@ def test_log_modes(tmp_path: Path) -> None:
     res = cli("run", "s.toml", "--n-trials", "4", cwd=tmp_path)
     assert res.returncode == 0
     assert "trial 3 train" in res.stderr and "logs: 100%" in res.stderr  # epoch and trial bars
+
+
+# --- read-only commands need only the storage -------------------------------------------------
+
+SOURCE = """
+import numpy as np
+
+
+def load():
+    rng = np.random.default_rng(0)
+    y = np.arange(90) % 3
+    x = rng.random((90, 1, 8, 8), dtype=np.float32)
+    x[np.arange(90), 0, 2 * y, :] = 1.0  # a class-dependent bright row: learnable
+    return x, y
+"""
+
+
+@pytest.mark.parametrize("kind", ["data_dir", "source"])
+def test_read_only_commands_work_without_the_data(tmp_path: Path, kind: str) -> None:
+    """A study runs with its data; the data folder (or the user's data module) goes away;
+    ls, pareto, plot, report and export still work from another folder; resume and
+    export --int8 say in one line what is missing."""
+    import json
+
+    import torch
+
+    from search.export import FILES, load, load_program
+    from tests.test_datasets import write_mnist
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    if kind == "data_dir":
+        write_mnist(project / "data", "MNIST", gz=True)
+        dataset = f'[dataset]\nname = "mnist"\ndata_dir = "{project / "data"}"\n'
+        there, shape = project / "data", {"input_shape": [1, 28, 28], "num_classes": 10}
+    else:
+        (project / "my_data.py").write_text(SOURCE)
+        dataset = '[dataset]\nsource = "my_data.py:load"\n'
+        there, shape = project / "my_data.py", {"input_shape": [1, 8, 8], "num_classes": 3}
+    toml = tiny_toml("away", n_trials=2, epochs=1).replace("[space]", f"{dataset}\n[space]")
+    (project / "s.toml").write_text(toml)
+    assert cli("run", "s.toml", "--quiet", cwd=project).returncode == 0
+    db = str(project / "runs" / "frontier.db")
+    study = optuna.load_study(study_name="away", storage=f"sqlite:///{db}")
+    assert study.user_attrs["data_shape"] == shape  # recorded once, when the study ran
+    trial = next(t for t in study.trials if t.state == TrialState.COMPLETE)
+    there.rename(there.with_name(there.name + ".moved"))
+
+    def frontier(*args: str) -> subprocess.CompletedProcess[str]:
+        return cli(*args, "--storage", db, cwd=elsewhere)
+
+    for args in (["ls", "--study", "away"], ["pareto", "--study", "away", "--out", "tables"],
+                 ["plot", "--study", "away", "--out", "p.html"],
+                 ["report", "--study", "away", "--out", "r.html"]):
+        res = frontier(*args)
+        assert res.returncode == 0 and "frontier:" not in res.stderr, (args, res.stderr)
+    assert (elsewhere / "tables" / "pareto.csv").exists() and (elsewhere / "r.html").exists()
+
+    res = frontier("export", "--study", "away", "--trial", str(trial.number), "--out", "m")
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.strip().splitlines()  # one line, not an error: the folder is complete
+    assert len(lines) == 1 and "test accuracy not re-checked" in lines[0], res.stderr
+    assert str(there) in lines[0] and "error" not in lines[0]
+    folder = elsewhere / "m"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
+    meta = json.loads((folder / "model.json").read_text())
+    assert {k: meta[k] for k in shape} == shape
+    x = torch.rand(3, *shape["input_shape"])
+    with torch.no_grad():  # the program runs any batch size, as the rebuilt model does
+        assert torch.allclose(load_program(folder).module()(x), load(folder)(x), atol=1e-5)
+
+    for args, message in (
+            (["export", "--study", "away", "--trial", str(trial.number), "--out", "m8",
+              "--int8"], "--int8: calibration needs the training split"),
+            (["resume", "--study", "away"], f"dataset.{kind}: {there}")):
+        res = frontier(*args)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1, (args, res.stderr)
+        assert lines[0].startswith("frontier: error: ") and message in lines[0], lines[0]
+        assert str(there) in lines[0]
+    assert not (elsewhere / "m8").exists()

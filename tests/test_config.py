@@ -2,8 +2,11 @@ from pathlib import Path
 
 import pytest
 
+from objectives.data import DataConfig
+from objectives.transfer import Transfer
 from search.config import StudyConfig, load_config
-from search.errors import FrontierError
+from search.errors import ConfigError, DatasetError, FrontierError
+from search.run import check_runnable
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 
@@ -36,7 +39,6 @@ def test_shipped_study_loads_and_round_trips() -> None:
         ("[study]\nname='x'\n[space]\nmax_depth=0", "space.max_depth: expected an integer >= 1"),
         ("[study]\nname='x'\n[space]\nname='vit'", "space.name: unknown space 'vit'"),
         ("[study]\nname='x'\n[dataset]\nname='imagenet'", "dataset.name: unknown dataset"),
-        ("[study]\nname='x'\n[dataset]\ndata_dir='/no/such/dir'", "dataset.data_dir"),
         ("[study]\nname='x'\n[sampler]\nname='magic'", "sampler.name: unknown sampler"),
         ("[study]\nname='x'\nobjectives=['test_accuracy','params']", "unknown objective"),
         ("[study]\nname='x'\nobjectives=['params']", "at least two objectives"),
@@ -65,3 +67,42 @@ def test_built_in_python() -> None:
     cfg = StudyConfig(name="py", n_trials=3, objectives=("val_accuracy", "size_bytes"))
     assert cfg.directions == ["maximize", "minimize"]
     assert cfg.out_dir == Path("runs/py")
+
+
+def test_errors_are_frontier_errors_of_their_kind(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[study]\nname='x'\n[budget]\nepochs=0")
+    with pytest.raises(ConfigError, match=r"c\.toml: budget\.epochs: 0 must be >= 1"):
+        load_config(path)
+    assert issubclass(ConfigError, FrontierError) and issubclass(DatasetError, FrontierError)
+
+
+def test_a_config_is_checked_without_its_files_and_runs_only_where_they_are(
+        tmp_path: Path) -> None:
+    """The config is data: a missing data folder or checkpoint is found by the run paths
+    (``check_runnable``), so a stored study loads anywhere."""
+    gone = str(tmp_path / "gone")
+    cfg = StudyConfig(name="x", dataset=DataConfig("mnist", data_dir=gone),
+                      transfer=Transfer(checkpoint=str(tmp_path / "nope.pt")))
+    assert StudyConfig.from_dict(cfg.to_dict(), stored=True) == cfg
+    with pytest.raises(DatasetError, match=rf"^dataset\.data_dir: {gone} is not a directory; "):
+        check_runnable(cfg)
+    (tmp_path / "gone").mkdir()
+    with pytest.raises(DatasetError, match=r"^dataset\.data_dir: .* has no MNIST files"):
+        check_runnable(cfg)
+    with pytest.raises(DatasetError, match=r"^transfer\.checkpoint: .*nope\.pt is not a file"):
+        check_runnable(StudyConfig(name="x", transfer=cfg.transfer))
+
+
+def test_a_stored_config_imports_none_of_the_user_code(tmp_path: Path) -> None:
+    stored = StudyConfig(name="x").to_dict()
+    stored["study"]["imports"] = [str(tmp_path / "spaces_of_mine.py")]
+    stored["dataset"]["source"] = f"{tmp_path / 'my_data.py'}:load"
+    stored["dataset"]["metric"] = f"{tmp_path / 'my_metric.py'}:neg_rmse"
+    stored["space"] = {"name": "model", "model": f"{tmp_path / 'my_model.py'}:build"}
+    cfg = StudyConfig.from_dict(stored, stored=True)  # none of these files exists
+    assert cfg.to_dict() == stored
+    with pytest.raises(ConfigError, match=r"^stored config of 'x': study\.imports: "):
+        StudyConfig.from_dict(stored, source="stored config of 'x'")
+    with pytest.raises(ConfigError, match=r"^study\.imports: .*spaces_of_mine\.py is not a file"):
+        check_runnable(cfg)

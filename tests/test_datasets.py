@@ -20,7 +20,8 @@ from PIL import Image
 from objectives.data import DATASETS, DataConfig, check_dataset, load_dataset
 from objectives.datasets import CIFAR_FILES, read_cifar_batch
 from search.config import StudyConfig
-from search.errors import FrontierError
+from search.errors import DatasetError, FrontierError
+from search.run import check_runnable
 from search.study import CONFIG_ATTR, create_or_load
 from tests.conftest import ENV
 
@@ -297,9 +298,11 @@ def test_shipped_studies_are_valid_once_the_files_are_there(tmp_path: Path, stud
     raw = tomllib.loads((ROOT / "studies" / f"{study}.toml").read_text())
     assert raw["dataset"]["data_dir"] == "data" and raw["study"]["device"] == "auto"
     raw["dataset"]["data_dir"] = str(data)
-    cfg = StudyConfig.from_dict(raw)  # validates the space and checks the files
+    cfg = StudyConfig.from_dict(raw)  # validates the space
     assert cfg.space.name in ("cnn", "resnet") and cfg.dataset.data_dir == str(data)
+    check_runnable(cfg)  # the files are there
     shutil.rmtree(data)
     data.mkdir()
-    with pytest.raises(FrontierError, match=rf"^config: dataset\.data_dir: {data} has no "):
-        StudyConfig.from_dict(raw)
+    assert StudyConfig.from_dict(raw) == cfg  # a config is data: no file is looked at
+    with pytest.raises(DatasetError, match=rf"^dataset\.data_dir: {data} has no "):
+        check_runnable(cfg)

@@ -16,8 +16,10 @@ from optuna.trial import TrialState, create_trial
 from objectives.data import load_dataset
 from objectives.metrics import accuracy
 from search.cli import main
-from search.errors import FrontierError
-from search.export import FILES, INT8_FILES, dataset_of, load, load_int8
+from search.config import StudyConfig
+from search.errors import DatasetError, FrontierError
+from search.export import FILES, INT8_FILES, dataset_of, export_trial, load, load_int8
+from search.study import CONFIG_ATTR, SHAPE_ATTR, stored_shape
 from search.weights import ARTIFACTS_ATTR
 from spaces import create_space, load_spec
 from tests.conftest import ENV, tiny_toml
@@ -147,6 +149,29 @@ def test_bad_exports_are_one_line_and_write_nothing(
     assert len(err) == 1 and message in err[0], err
     assert not (Path.cwd() / "fresh").exists()
     assert case != "elsewhere" or not (tmp_path / "runs").exists()
+
+
+def test_export_without_the_data_uses_the_recorded_shape(study_dir: Path, tmp_path: Path
+                                                         ) -> None:
+    root = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(study_dir), str(root)], check=True)
+    study = _study(root)
+    assert stored_shape(study) == ((1, 8, 8), 10)  # recorded when the study ran
+    stored = study.user_attrs[CONFIG_ATTR]
+    stored["dataset"]["source"] = f"{tmp_path / 'gone.py'}:load"  # data that is not here
+    cfg = StudyConfig.from_dict(stored, stored=True)
+    trial = study.best_trials[0].number
+    done = export_trial(study, trial, tmp_path / "m", cfg)
+    assert done.test_accuracy is None and "gone.py is not a file" in str(done.no_data)
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == sorted(FILES)
+    with pytest.raises(DatasetError, match=r"^--int8: calibration needs the training split, "
+                                           r"and the data cannot be loaded here \(dataset\."):
+        export_trial(study, trial, tmp_path / "m8", cfg, int8=True)
+    study.set_user_attr(SHAPE_ATTR, None)  # as a study that ran before the shape was recorded
+    with pytest.raises(DatasetError, match=r"^export: study 'exp' recorded no input shape"):
+        export_trial(study, trial, tmp_path / "m2", cfg)
+    assert not (tmp_path / "m8").exists() and not (tmp_path / "m2").exists()
+    assert export_trial(study, trial, tmp_path / "m3").test_accuracy is not None  # digits
 
 
 def test_load_names_the_missing_file(tmp_path: Path) -> None:

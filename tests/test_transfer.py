@@ -7,9 +7,9 @@ import torch
 from objectives.classification import Budget, evaluate
 from objectives.transfer import Transfer, load_matching
 from search.config import StudyConfig, load_config
-from search.errors import FrontierError
+from search.errors import DatasetError
 from search.objective import TRANSFER_ATTR
-from search.run import run_study
+from search.run import check_runnable, run_study
 from search.study import create_or_load
 from spaces import CNNSpec, create_space
 from tests.conftest import tiny_toml
@@ -54,8 +54,9 @@ def test_transferred_start_beats_a_fresh_one_after_one_epoch(checkpoint: Path, d
 
 
 def test_missing_checkpoint_names_the_field(tmp_path: Path) -> None:
-    with pytest.raises(FrontierError, match=r"^transfer.checkpoint: "):
-        StudyConfig(name="t", transfer=Transfer(checkpoint=str(tmp_path / "nope.pt")))
+    cfg = StudyConfig(name="t", transfer=Transfer(checkpoint=str(tmp_path / "nope.pt")))
+    with pytest.raises(DatasetError, match=r"^transfer.checkpoint: "):  # where it would run
+        check_runnable(cfg)
 
 
 def test_study_records_what_was_loaded(checkpoint: Path, workdir: Path) -> None:
