@@ -29,15 +29,16 @@ def one(variant: str, seeds: list[int]) -> None:
     import torch
 
     import search.samplers as samplers
-    from search import create_or_load, run_study
     from search.config import load_config
     from search.pareto import hypervolume
+    from search.run import run_study
+    from search.study import create_or_load
 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     if variant == "optuna":
-        samplers.SAMPLERS["nsga2"] = lambda seed, pop: optuna.samplers.NSGAIISampler(
-            seed=seed, population_size=pop)
+        samplers.SAMPLERS.replace("nsga2", lambda seed, pop: optuna.samplers.NSGAIISampler(
+            seed=seed, population_size=pop))
     for seed in seeds:
         cfg = load_config(ROOT / "studies" / "digits_cnn.toml")
         with tempfile.TemporaryDirectory() as tmp:

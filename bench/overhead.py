@@ -29,9 +29,10 @@ from torch import nn
 from torch.nn.utils import prune
 
 from objectives.data import load_dataset
-from search import create_or_load, load_config, run_study
-from search.config import SpaceConfig, StudyConfig
+from search.config import SpaceConfig, StudyConfig, load_config
 from search.pareto import HV_REFERENCE, front_trials, hypervolume
+from search.run import run_study
+from search.study import create_or_load
 from spaces import CNNSpec, create_space
 
 ROOT = Path(__file__).resolve().parents[1]

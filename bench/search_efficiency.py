@@ -60,11 +60,13 @@ from optuna.trial import FrozenTrial, TrialState
 from objectives.classification import Budget
 from objectives.metrics import size_bytes
 from objectives.prune import prune_magnitude
-from search import create_or_load, run_study, samplers
+from search import samplers
 from search.config import SamplerConfig, SpaceConfig, StudyConfig
 from search.early_stop import EarlyStopping, ParetoStopper
 from search.pareto import hv_point, points_hypervolume
 from search.reaper import worker_id
+from search.run import run_study
+from search.study import create_or_load
 from search.workers import threads_per_worker
 from spaces.cnn import CNNSpace, CNNSpec
 from spaces.spec import SCHEDULES
@@ -249,8 +251,8 @@ def main() -> None:
             print(f"efficiency: {name} {fine_tuning(trials)}")
         d: History = []
         if args.control:
-            samplers.SAMPLERS["nsga2"] = lambda seed, pop: optuna.samplers.NSGAIISampler(
-                seed=seed, population_size=pop)
+            samplers.SAMPLERS.replace("nsga2", lambda seed, pop: optuna.samplers.NSGAIISampler(
+                seed=seed, population_size=pop))
             d, d_trials = frontier(budget, early=True, tmp=f"{tmp}/d", seed=args.seed,
                                    name="control", budget=tuning,
                                    workers=args.workers)

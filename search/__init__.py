@@ -1,37 +1,41 @@
-"""The engine: config → Optuna study → run/resume → Pareto → plots and exports."""
+"""The engine: config → Optuna study → run/resume → Pareto → plots and exports.
+
+What a script needs is here: :class:`Study` (create or load, ``optimize``, ``front``,
+``write_outputs``, ``export``), the config dataclasses it takes, the built-in spaces and the
+registry; the engine's functions stay in their modules (``search.run.run_study``,
+``search.pareto.front_frame``, ...).
+"""
 
 from objectives.classification import Budget
 from objectives.data import DataConfig
-from search.config import OBJECTIVES, SamplerConfig, SpaceConfig, StudyConfig, load_config
-from search.errors import FrontierError
-from search.exports import write_outputs
-from search.pareto import front_frame, front_trials, trials_frame, write_tables
-from search.plots import pareto_figure, write_html
-from search.run import count_finished, run_study
-from search.storage import DEFAULT_STORAGE, open_storage, redact
-from search.study import create_or_load, load_existing
+from objectives.distill import Distill
+from objectives.transfer import Transfer
+from search.api import Study
+from search.config import Constraints, SamplerConfig, SpaceConfig, StudyConfig, load_config
+from search.early_stop import EarlyStopping
+from search.errors import ConfigError, DatasetError, FrontierError, StorageError
+from spaces import CNNSpace, MLPSpace, MobileNetSpace, ResNetSpace, create_space, register_space
 
 __all__ = [
-    "DEFAULT_STORAGE",
-    "OBJECTIVES",
     "Budget",
+    "CNNSpace",
+    "ConfigError",
+    "Constraints",
     "DataConfig",
+    "DatasetError",
+    "Distill",
+    "EarlyStopping",
     "FrontierError",
+    "MLPSpace",
+    "MobileNetSpace",
+    "ResNetSpace",
     "SamplerConfig",
     "SpaceConfig",
+    "StorageError",
+    "Study",
     "StudyConfig",
-    "count_finished",
-    "create_or_load",
-    "front_frame",
-    "front_trials",
+    "Transfer",
+    "create_space",
     "load_config",
-    "load_existing",
-    "open_storage",
-    "pareto_figure",
-    "redact",
-    "run_study",
-    "trials_frame",
-    "write_html",
-    "write_outputs",
-    "write_tables",
+    "register_space",
 ]

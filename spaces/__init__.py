@@ -9,7 +9,16 @@ from spaces.cnn import CNNSpace, CNNSpec, ConvNet
 from spaces.domain import Choice, Range, parse_domain, suggest
 from spaces.mlp import MLPSpace, MLPSpec
 from spaces.mobilenet import MobileNetSpace, MobileNetSpec
-from spaces.registry import SPACES, Space, create_space, load_spec, register_space, spec_json
+from spaces.registry import (
+    SPACES,
+    Registry,
+    Space,
+    create_space,
+    list_spaces,
+    load_spec,
+    register_space,
+    spec_json,
+)
 from spaces.resnet import ResNetSpace, ResNetSpec
 from spaces.spec import CompressSpec, Spec, TrainSpec, spec_from_dict, spec_to_dict
 from spaces.user import ModelSpace, ModelSpec, check_builder
@@ -28,6 +37,7 @@ __all__ = [
     "ModelSpace",
     "ModelSpec",
     "Range",
+    "Registry",
     "ResNetSpace",
     "ResNetSpec",
     "Space",
@@ -35,6 +45,7 @@ __all__ = [
     "TrainSpec",
     "check_builder",
     "create_space",
+    "list_spaces",
     "load_spec",
     "parse_domain",
     "register_space",

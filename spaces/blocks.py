@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["Backbone", "BasicBlock", "ConvBN", "InvertedResidual", "out_size", "usable_stride"]
+__all__ = ["Backbone", "BasicBlock", "ConvBN", "InvertedResidual", "out_size", "stem_and_stages",
+           "usable_stride"]
+
+#: ``block(cin, cout, stride) -> nn.Module``: one block of a stage.
+Block = Callable[[int, int, int], nn.Module]
 
 
 class ConvBN(nn.Sequential):
@@ -89,3 +94,32 @@ def usable_stride(stride: int, height: int, width: int) -> int:
 def out_size(size: int, stride: int) -> int:
     """Spatial size after a padded conv with ``stride`` (kernel 1 or 3)."""
     return (size - 1) // stride + 1
+
+
+def stem_and_stages(space: str, input_shape: tuple[int, ...], block: Block,
+                    widths: Sequence[int], counts: Sequence[int], strides: Sequence[int], *,
+                    stem_width: int | None = None, stem_stride: int = 1, act: str = "relu"
+                    ) -> tuple[ConvBN, nn.Sequential]:
+    """The stem and stages of a residual ``space`` for ``input_shape`` = (C, H, W): a 3×3
+    ConvBN stem (``stem_width`` channels, default the first stage's), then one
+    ``nn.Sequential`` per stage of ``counts[i]`` blocks ``block(cin, cout, stride)`` of
+    ``widths[i]`` channels, the first with stride ``strides[i]``. A stride is skipped where the
+    map is too small for it (:func:`usable_stride`)."""
+    if len(input_shape) != 3:
+        raise ValueError(f"{space}: input_shape must be (C, H, W), got {input_shape}")
+    if not len(widths) == len(counts) == len(strides) >= 1:
+        raise ValueError(f"{space}: the stage widths, block counts and strides need one entry "
+                         f"per stage, got {widths}, {counts}, {strides}")
+    channels, height, width = input_shape
+    cin = widths[0] if stem_width is None else stem_width
+    s = usable_stride(stem_stride, height, width)
+    stem = ConvBN(channels, cin, 3, s, act=act)
+    height, width = out_size(height, s), out_size(width, s)
+    stages = []
+    for cout, n, stride in zip(widths, counts, strides, strict=True):
+        s = usable_stride(stride, height, width)
+        height, width = out_size(height, s), out_size(width, s)
+        stages.append(nn.Sequential(block(cin, cout, s),
+                                    *(block(cout, cout, 1) for _ in range(n - 1))))
+        cin = cout
+    return stem, nn.Sequential(*stages)

@@ -14,7 +14,7 @@ import optuna
 from torch import nn
 
 from spaces.domain import Choice, Domain, parse_domain, suggest
-from spaces.knobs import KNOB_NAMES, Knobs
+from spaces.options import count_range, int_choices, parse_options
 from spaces.registry import register_space
 from spaces.spec import CompressSpec, TrainSpec
 
@@ -53,44 +53,22 @@ class CNNSpace:
     name: str = "cnn"
     spec_type: type = CNNSpec
 
-    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
-        opts = dict(options or {})
-        self.knobs = Knobs.from_options(opts)
-        unknown = set(opts) - set(_OPTIONS)
-        if unknown:
-            key = sorted(unknown)[0]
-            raise ValueError(
-                f"space.{key}: unknown option for space 'cnn'; known options: "
-                f"{sorted((*_OPTIONS, *KNOB_NAMES))}"
-            )
-        self.min_depth = _positive_int("space.min_depth", opts.get("min_depth", 1))
-        self.max_depth = _positive_int("space.max_depth", opts.get("max_depth", 4))
-        if self.min_depth > self.max_depth:
-            raise ValueError(
-                f"space.min_depth: {self.min_depth} exceeds space.max_depth {self.max_depth}"
-            )
-        self.widths: Domain = parse_domain(
-            "space.widths", opts.get("widths", [4, 8, 12, 16, 24, 32]), kind=int
-        )
-        self.kernels: Domain = parse_domain("space.kernels", opts.get("kernels", [3]), kind=int)
+    def __init__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        """Options as a mapping (``CNNSpace({"max_depth": 3})``, as ``[space]`` gives them) or
+        keywords (``CNNSpace(max_depth=3, widths=[8, 16])``); ``options`` keeps them."""
+        self.options, self.knobs, opts = parse_options("cnn", options, kwargs, _OPTIONS)
+        self.depth = count_range(opts, "min_depth", "max_depth", (1, 4))
+        self.widths: Choice = int_choices("widths", opts.get("widths", [4, 8, 12, 16, 24, 32]))
+        self.kernels: Choice = int_choices("kernels", opts.get("kernels", [3]))
         self.batch_norm: Domain = parse_domain(
             "space.batch_norm", opts.get("batch_norm", [True]), kind=bool
         )
-        for name, domain in (("widths", self.widths), ("kernels", self.kernels)):
-            if not isinstance(domain, Choice):
-                raise ValueError(f"space.{name}: give a list of integers, not a range")
-            bad = [v for v in domain.values if v < 1]
-            if bad:
-                raise ValueError(f"space.{name}: values must be >= 1, got {bad[0]}")
-        if isinstance(self.kernels, Choice) and any(k % 2 == 0 for k in self.kernels.values):
+        if any(k % 2 == 0 for k in self.kernels.values):
             raise ValueError("space.kernels: use odd kernel sizes (1, 3, 5, ...) so maps keep size")
 
     def sample(self, trial: optuna.Trial) -> CNNSpec:
         """Draw a CNNSpec; the only place this space calls ``trial.suggest_*``."""
-        if self.min_depth == self.max_depth:
-            depth = self.min_depth
-        else:
-            depth = trial.suggest_int("depth", self.min_depth, self.max_depth)
+        depth = int(suggest(trial, "depth", self.depth))
         widths = tuple(int(suggest(trial, f"width_{i}", self.widths)) for i in range(depth))
         kernel = int(suggest(trial, "kernel", self.kernels))
         batch_norm = bool(suggest(trial, "batch_norm", self.batch_norm))
@@ -124,8 +102,3 @@ class CNNSpace:
             nn.Linear(channels * pooled[0] * pooled[1], num_classes),
         )
 
-
-def _positive_int(field_name: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{field_name}: expected an integer >= 1, got {value!r}")
-    return value

@@ -15,8 +15,7 @@ import optuna
 from torch import nn
 
 from spaces.domain import Choice, Domain, parse_domain, suggest
-from spaces.knobs import Knobs
-from spaces.options import int_choices, non_negative_int, reject_unknown
+from spaces.options import count_range, int_choices, parse_options
 from spaces.registry import register_space
 from spaces.spec import CompressSpec, TrainSpec
 
@@ -47,17 +46,11 @@ class MLPSpace:
     name: str = "mlp"
     spec_type: type = MLPSpec
 
-    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
-        opts = dict(options or {})
-        self.knobs = Knobs.from_options(opts)
+    def __init__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        """Options as a mapping or keywords (``MLPSpace(max_depth=2)``); see ``CNNSpace``."""
+        self.options, self.knobs, opts = parse_options("mlp", options, kwargs, _OPTIONS)
         self.knobs.require("mlp", per_layer_prune=True, per_layer_bits=False)
-        reject_unknown("mlp", opts, _OPTIONS)
-        self.min_depth = non_negative_int("min_depth", opts.get("min_depth", 1), minimum=0)
-        self.max_depth = non_negative_int("max_depth", opts.get("max_depth", 3), minimum=0)
-        if self.min_depth > self.max_depth:
-            raise ValueError(
-                f"space.min_depth: {self.min_depth} exceeds space.max_depth {self.max_depth}"
-            )
+        self.depth = count_range(opts, "min_depth", "max_depth", (1, 3), minimum=0)
         self.widths: Choice = int_choices("widths", opts.get("widths", [32, 64, 128, 256]))
         self.batch_norm: Domain = parse_domain(
             "space.batch_norm", opts.get("batch_norm", [False]), kind=bool
@@ -65,10 +58,7 @@ class MLPSpace:
 
     def sample(self, trial: optuna.Trial) -> MLPSpec:
         """Draw an MLPSpec; the only place this space calls ``trial.suggest_*``."""
-        if self.min_depth == self.max_depth:
-            depth = self.min_depth
-        else:
-            depth = trial.suggest_int("depth", self.min_depth, self.max_depth)
+        depth = int(suggest(trial, "depth", self.depth))
         widths = tuple(int(suggest(trial, f"width_{i}", self.widths)) for i in range(depth))
         batch_norm = bool(suggest(trial, "batch_norm", self.batch_norm))
         # ratio targets of a model without convs: its hidden linear layers

@@ -10,20 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import optuna
 from torch import nn
 
-from spaces.blocks import Backbone, ConvBN, InvertedResidual, out_size, usable_stride
+from spaces.blocks import Backbone, ConvBN, InvertedResidual, stem_and_stages
 from spaces.domain import Choice, Domain, suggest
-from spaces.knobs import Knobs
 from spaces.options import (
+    count_range,
     float_domain,
     int_choices,
     int_list,
     non_negative_int,
-    reject_unknown,
+    parse_options,
+    per_stage,
+    stride_choices,
     stride_pattern,
 )
 from spaces.registry import register_space
@@ -70,41 +73,29 @@ class MobileNetSpace:
     name: str = "mobilenet"
     spec_type: type = MobileNetSpec
 
-    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
-        opts = dict(options or {})
-        self.knobs = Knobs.from_options(opts)
+    def __init__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        """Options as a mapping or keywords (``MobileNetSpace(max_stages=4)``); see
+        ``CNNSpace``."""
+        self.options, self.knobs, opts = parse_options("mobilenet", options, kwargs, _OPTIONS)
         self.knobs.require("mobilenet", per_layer_prune=True, per_layer_bits=False)
-        reject_unknown("mobilenet", opts, _OPTIONS)
-        self.min_stages = non_negative_int("min_stages", opts.get("min_stages", 3))
-        self.max_stages = non_negative_int("max_stages", opts.get("max_stages", 5))
-        if self.min_stages > self.max_stages:
-            raise ValueError(f"space.min_stages: {self.min_stages} exceeds space.max_stages "
-                             f"{self.max_stages}")
+        self.stages = count_range(opts, "min_stages", "max_stages", (3, 5))
         self.depths: Choice = int_choices("depths", opts.get("depths", [1, 2, 3]))
         self.base_widths = int_list("base_widths",
                                     opts.get("base_widths", [16, 24, 32, 64, 96, 160]))
         self.strides = stride_pattern("strides", opts.get("strides", [1, 2, 2, 2, 1, 2]))
-        for option, have in (("base_widths", len(self.base_widths)),
-                             ("strides", len(self.strides))):
-            if have < self.max_stages:
-                raise ValueError(f"space.{option}: has {have} entries but space.max_stages is "
-                                 f"{self.max_stages}; give one per stage")
+        per_stage("base_widths", len(self.base_widths), int(self.stages.high))
+        per_stage("strides", len(self.strides), int(self.stages.high))
         self.multiplier: Domain = float_domain(
             "width_multiplier", opts.get("width_multiplier", [0.25, 0.5, 0.75, 1.0]))
         self.expansion: Choice = int_choices("expansion", opts.get("expansion", [2, 4, 6]))
-        self.stem_stride: Choice = int_choices("stem_stride", opts.get("stem_stride", [1]))
-        if any(v not in (1, 2) for v in self.stem_stride.values):
-            raise ValueError("space.stem_stride: use 1 or 2 (or a list of them)")
+        self.stem_stride: Choice = stride_choices("stem_stride", opts.get("stem_stride", [1]))
         self.stem_width = non_negative_int("stem_width", opts.get("stem_width", 16))
         self.head_width = non_negative_int("head_width", opts.get("head_width", 0), minimum=0)
         self.divisor = non_negative_int("divisor", opts.get("divisor", 8))
 
     def sample(self, trial: optuna.Trial) -> MobileNetSpec:
         """Draw a MobileNetSpec; the only place this space calls ``trial.suggest_*``."""
-        if self.min_stages == self.max_stages:
-            stages = self.min_stages
-        else:
-            stages = trial.suggest_int("stages", self.min_stages, self.max_stages)
+        stages = int(suggest(trial, "stages", self.stages))
         depths = tuple(int(suggest(trial, f"depth_{i}", self.depths)) for i in range(stages))
         strides = tuple(int(suggest(trial, f"stride_{i}", self.strides[i]))
                         for i in range(stages))
@@ -131,25 +122,12 @@ class MobileNetSpace:
     def build(self, spec: MobileNetSpec, input_shape: tuple[int, ...], num_classes: int
               ) -> nn.Module:
         """Build the module for ``spec``; input_shape is (channels, height, width)."""
-        if len(input_shape) != 3:
-            raise ValueError(f"mobilenet: input_shape must be (C, H, W), got {input_shape}")
-        if not len(spec.widths) == len(spec.depths) == len(spec.strides) >= 1:
-            raise ValueError(f"mobilenet: widths, depths and strides need one entry per stage, "
-                             f"got {spec.widths}, {spec.depths}, {spec.strides}")
-        channels, height, width = input_shape
-        s = usable_stride(spec.stem_stride, height, width)
-        stem = ConvBN(channels, spec.stem_width, 3, s, act="relu6")
-        height, width = out_size(height, s), out_size(width, s)
-        cin = spec.stem_width
-        stages = []
-        for cout, depth, stride in zip(spec.widths, spec.depths, spec.strides, strict=True):
-            s = usable_stride(stride, height, width)
-            height, width = out_size(height, s), out_size(width, s)
-            blocks = [InvertedResidual(cin, cout, s, spec.expansion)]
-            blocks += [InvertedResidual(cout, cout, 1, spec.expansion) for _ in range(depth - 1)]
-            stages.append(nn.Sequential(*blocks))
-            cin = cout
+        stem, stages = stem_and_stages(
+            "mobilenet", input_shape, partial(InvertedResidual, expansion=spec.expansion),
+            spec.widths, spec.depths, spec.strides, stem_width=spec.stem_width,
+            stem_stride=spec.stem_stride, act="relu6")
+        cin = spec.widths[-1]
         head: nn.Module = nn.Identity()
         if spec.head_width:
             head, cin = ConvBN(cin, spec.head_width, 1, act="relu6"), spec.head_width
-        return Backbone(stem, nn.Sequential(*stages), head, cin, num_classes)
+        return Backbone(stem, stages, head, cin, num_classes)

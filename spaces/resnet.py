@@ -14,15 +14,16 @@ from typing import Any
 import optuna
 from torch import nn
 
-from spaces.blocks import Backbone, BasicBlock, ConvBN, out_size, usable_stride
+from spaces.blocks import Backbone, BasicBlock, stem_and_stages
 from spaces.domain import Choice, Domain, suggest
-from spaces.knobs import Knobs
 from spaces.options import (
+    count_range,
     float_domain,
     int_choices,
     int_list,
-    non_negative_int,
-    reject_unknown,
+    parse_options,
+    per_stage,
+    stride_choices,
     stride_pattern,
 )
 from spaces.registry import register_space
@@ -60,22 +61,16 @@ class ResNetSpace:
     name: str = "resnet"
     spec_type: type = ResNetSpec
 
-    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
-        opts = dict(options or {})
-        self.knobs = Knobs.from_options(opts)
+    def __init__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        """Options as a mapping or keywords (``ResNetSpace(max_stages=2)``); see ``CNNSpace``."""
+        self.options, self.knobs, opts = parse_options("resnet", options, kwargs, _OPTIONS)
         self.knobs.require("resnet", per_layer_prune=True, per_layer_bits=False)
-        reject_unknown("resnet", opts, _OPTIONS)
-        self.min_stages = non_negative_int("min_stages", opts.get("min_stages", 1))
-        self.max_stages = non_negative_int("max_stages", opts.get("max_stages", 3))
-        if self.min_stages > self.max_stages:
-            raise ValueError(f"space.min_stages: {self.min_stages} exceeds space.max_stages "
-                             f"{self.max_stages}")
+        self.stages = count_range(opts, "min_stages", "max_stages", (1, 3))
+        max_stages = int(self.stages.high)
         self.blocks: Choice = int_choices("blocks", opts.get("blocks", [1, 2, 3]))
         self.strides = stride_pattern("strides", opts.get("strides", [1, 2, 2, 2]))
-        self.stem_stride: Choice = int_choices("stem_stride", opts.get("stem_stride", [1]))
-        if any(v not in (1, 2) for v in self.stem_stride.values):
-            raise ValueError("space.stem_stride: use 1 or 2 (or a list of them)")
-        _need("strides", len(self.strides), self.max_stages)
+        self.stem_stride: Choice = stride_choices("stem_stride", opts.get("stem_stride", [1]))
+        per_stage("strides", len(self.strides), max_stages)
         self.multiplier: Domain | None = None
         self.widths: Choice | None = None
         if "width_multiplier" in opts:
@@ -84,7 +79,7 @@ class ResNetSpace:
                                  "width_multiplier with base_widths, not both")
             self.multiplier = float_domain("width_multiplier", opts["width_multiplier"])
             self.base_widths = int_list("base_widths", opts.get("base_widths", [16, 32, 64, 128]))
-            _need("base_widths", len(self.base_widths), self.max_stages)
+            per_stage("base_widths", len(self.base_widths), max_stages)
         else:
             if "base_widths" in opts:
                 raise ValueError("space.base_widths: only used with width_multiplier; add "
@@ -93,10 +88,7 @@ class ResNetSpace:
 
     def sample(self, trial: optuna.Trial) -> ResNetSpec:
         """Draw a ResNetSpec; the only place this space calls ``trial.suggest_*``."""
-        if self.min_stages == self.max_stages:
-            stages = self.min_stages
-        else:
-            stages = trial.suggest_int("stages", self.min_stages, self.max_stages)
+        stages = int(suggest(trial, "stages", self.stages))
         blocks = tuple(int(suggest(trial, f"blocks_{i}", self.blocks)) for i in range(stages))
         if self.widths is not None:
             widths = tuple(int(suggest(trial, f"width_{i}", self.widths)) for i in range(stages))
@@ -113,25 +105,9 @@ class ResNetSpace:
     def build(self, spec: ResNetSpec, input_shape: tuple[int, ...], num_classes: int
               ) -> nn.Module:
         """Build the module for ``spec``; input_shape is (channels, height, width)."""
-        if len(input_shape) != 3:
-            raise ValueError(f"resnet: input_shape must be (C, H, W), got {input_shape}")
-        if not len(spec.widths) == len(spec.blocks) == len(spec.strides) >= 1:
-            raise ValueError(f"resnet: widths, blocks and strides need one entry per stage, "
-                             f"got {spec.widths}, {spec.blocks}, {spec.strides}")
-        channels, height, width = input_shape
-        s = usable_stride(spec.stem_stride, height, width)
-        stem = ConvBN(channels, spec.widths[0], 3, s)
-        height, width = out_size(height, s), out_size(width, s)
-        cin = spec.widths[0]
-        stages = []
-        for cout, n_blocks, stride in zip(spec.widths, spec.blocks, spec.strides, strict=True):
-            s = usable_stride(stride, height, width)
-            height, width = out_size(height, s), out_size(width, s)
-            blocks = [BasicBlock(cin, cout, s)]
-            blocks += [BasicBlock(cout, cout, 1) for _ in range(n_blocks - 1)]
-            stages.append(nn.Sequential(*blocks))
-            cin = cout
-        return Backbone(stem, nn.Sequential(*stages), nn.Identity(), cin, num_classes)
+        stem, stages = stem_and_stages("resnet", input_shape, BasicBlock, spec.widths,
+                                       spec.blocks, spec.strides, stem_stride=spec.stem_stride)
+        return Backbone(stem, stages, nn.Identity(), spec.widths[-1], num_classes)
 
 
 def conv_count(widths: tuple[int, ...], blocks: tuple[int, ...], strides: tuple[int, ...]
@@ -146,8 +122,3 @@ def conv_count(widths: tuple[int, ...], blocks: tuple[int, ...], strides: tuple[
                       if s != 1 or w != widths[max(i - 1, 0)])
     return 1 + 2 * sum(blocks) + projections
 
-
-def _need(option: str, have: int, stages: int) -> None:
-    if have < stages:
-        raise ValueError(f"space.{option}: has {have} entries but space.max_stages is {stages}; "
-                         "give one per stage")

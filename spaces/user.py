@@ -19,10 +19,10 @@ from typing import Any
 import optuna
 from torch import nn
 
-from spaces.knobs import KNOB_NAMES, Knobs
+from spaces.knobs import KNOB_NAMES
 from spaces.layers import prunable_layers, ratio_targets
-from spaces.locate import locate
-from spaces.options import reject_unknown
+from spaces.locate import locate, ref_of
+from spaces.options import parse_options
 from spaces.registry import register_space
 from spaces.spec import CompressSpec, TrainSpec
 
@@ -75,11 +75,14 @@ class ModelSpace:
     name: str = "model"
     spec_type: type = ModelSpec
 
-    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
-        opts = dict(options or {})
-        self.knobs = Knobs.from_options(opts)
-        ref = opts.pop("model", None)
-        reject_unknown("model", opts, ("model",))
+    def __init__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        """Options as a mapping or keywords: ``ModelSpace(model=build, bits=[4, 8])``, where
+        ``model`` is the builder or its import string (``options`` keeps the string)."""
+        merged = {**(options or {}), **kwargs}
+        if callable(merged.get("model")):
+            merged["model"] = ref_of(merged["model"], "space.model")
+        self.options, self.knobs, opts = parse_options("model", merged, {}, ("model",))
+        ref = opts.get("model")
         if not isinstance(ref, str):
             raise ValueError("space.model: give the builder as an import string, e.g. model = "
                              "\"my_models:build\" (or \"path/to/file.py:build\")")

@@ -1,30 +1,35 @@
-"""A study from Python: the same study as ``studies/cifar10_resnet.toml``. It reads
-CIFAR-10's python batches in data/cifar-10-batches-py/ (relative to the folder you
-launch from); see the TOML file.
+"""Look at a stored study: load ``cifar10_resnet`` from its storage (the config is stored with
+it; no study file is read), print its Pareto front and export its most accurate front trial to
+runs/cifar10_resnet/best/. Run the study first; it reads CIFAR-10's python batches in
+data/cifar-10-batches-py/ (see studies/cifar10_resnet.toml):
 
-    python studies/cifar10_resnet.py      # or: python -m search run studies/cifar10_resnet.toml
+    python -m search run studies/cifar10_resnet.toml
+    python studies/cifar10_resnet.py [STORAGE]     # default sqlite:///runs/frontier.db
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import sys
 
-from search import FrontierError, create_or_load, load_config, run_study, write_outputs
-
-CONFIG = Path(__file__).with_suffix(".toml")
+from search import FrontierError, Study
 
 
-def main() -> None:
-    """Run the study to its target of finished trials and write the Pareto outputs."""
+def main(storage: str = "sqlite:///runs/frontier.db") -> None:
+    """Print the front of the stored study and export its most accurate trial."""
     try:
-        cfg = load_config(CONFIG)
-    except FrontierError as err:  # e.g. the dataset files are not there yet: say where
+        study = Study.load("cifar10_resnet", storage=storage)
+        front = study.front()
+        if front.empty:
+            raise FrontierError(f"study {study.name!r} has no completed trial yet; run it first")
+        best = int(front.sort_values("val_accuracy")["trial"].iloc[-1])
+        done = study.export(best, study.config.out_dir / "best")
+    except FrontierError as err:  # no such study, or its dataset files are not here
         raise SystemExit(f"frontier: error: {err}") from None
-    study = create_or_load(cfg)
-    run_study(study, cfg)
-    for path in write_outputs(study, cfg.out_dir).values():
-        print(f"wrote {path}")
+    print(front.drop(columns="spec").to_string(index=False))
+    checked = "not re-checked (no data here)" if done.test_accuracy is None else \
+        f"test accuracy {done.test_accuracy:.4f}"
+    print(f"trial {done.trial}: model folder {done.out_dir}, {checked}")
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:2])

@@ -1,8 +1,11 @@
-"""The shipped example studies load, and the user-code examples run a tiny study each."""
+"""The shipped example studies load, the user-code examples run a tiny study each, and the
+example scripts do what they say."""
 
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import optuna
@@ -13,6 +16,7 @@ from objectives.classification import Budget
 from search.config import load_config
 from search.run import run_study
 from search.study import create_or_load
+from tests.conftest import ENV
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 TINY = Budget(epochs=1, finetune_epochs=1, qat_epochs=1, latency_reps=1)
@@ -34,3 +38,40 @@ def test_a_user_code_example_runs(workdir: Path, name: str) -> None:
     assert len(trials) == 2, [t.user_attrs.get("fail_reason") for t in study.trials]
     assert all(t.user_attrs["metrics"]["params"] > 0 for t in trials)
     assert isinstance(study, optuna.Study)
+
+
+def test_the_python_mnist_study_is_the_toml_one(workdir: Path) -> None:
+    from studies.mnist_cnn import make_study
+    from tests.test_datasets import write_mnist
+
+    write_mnist(workdir / "data", "MNIST", gz=True)  # in case the config looks at the files
+    study = make_study()
+    assert study.config == load_config(STUDIES / "mnist_cnn.toml")
+    (workdir / "printed.toml").write_text(study.config.to_toml())
+    assert load_config(workdir / "printed.toml") == study.config
+
+
+def test_a_script_without_its_data_files_fails_in_one_line(workdir: Path) -> None:
+    done = subprocess.run([sys.executable, str(STUDIES / "mnist_cnn.py")], cwd=workdir,
+                          env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "[study]" in done.stdout  # the study file, printed first
+    assert done.stderr.startswith("frontier: error: dataset") and done.stderr.count("\n") == 1
+    assert not (workdir / "runs" / "frontier.db").exists()  # nothing written
+
+
+def test_the_stored_study_script_prints_the_front_and_exports(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from search import ResNetSpace, Study
+    from studies.cifar10_resnet import main
+
+    storage = f"sqlite:///{workdir / 's.db'}"
+    with pytest.raises(SystemExit, match=r"^frontier: error: storage: .* does not exist") as no:
+        main(storage)
+    assert "\n" not in str(no.value)
+    # a tiny study of that name on the digits (the script needs no data files of its own)
+    Study("cifar10_resnet", space=ResNetSpace(max_stages=1, blocks=[1], widths=[4, 8]),
+          budget=TINY, n_trials=2, storage=storage, sampler="random").optimize(log="quiet")
+    main(storage)
+    out = capsys.readouterr().out
+    assert "val_accuracy" in out and "model folder runs/cifar10_resnet/best" in out
+    assert (workdir / "runs" / "cifar10_resnet" / "best" / "program.pt2").is_file()

@@ -256,8 +256,9 @@ import sys
 
 from torch import nn
 
-from search import StudyConfig, create_or_load, run_study
-from search.config import SpaceConfig
+from search import SpaceConfig, StudyConfig
+from search.run import run_study
+from search.study import create_or_load
 from objectives.classification import Budget
 from spaces.cnn import CNNSpace
 from spaces.registry import register_space
