@@ -21,10 +21,10 @@ from dataclasses import replace
 
 import torch
 
-from objectives.classification import Budget, evaluate
+from objectives.compress.int8 import compare_int8
 from objectives.data import DataConfig, load_dataset
 from objectives.distill import Distill, load_teacher, teacher_logits
-from objectives.int8 import compare_int8
+from objectives.pipeline import Budget, evaluate
 from spaces import CNNSpec, CompressSpec, TrainSpec, create_space
 
 SEEDS = (0, 1, 2)

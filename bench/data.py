@@ -34,7 +34,7 @@ import torch
 from PIL import Image
 
 from objectives.data import DataSplit, Split, stream_tensors
-from objectives.stream import StreamSplit
+from objectives.data.stream import StreamSplit
 from objectives.train import train
 from spaces import CNNSpec, create_space
 

@@ -20,7 +20,7 @@ from torch.nn.utils import prune
 
 from objectives.data import DataConfig, load_dataset
 from objectives.train import make_scheduler
-from search.pareto import hv_point
+from search.results.pareto import hv_point
 from spaces.spec import SCHEDULES
 
 EPOCHS, POPULATION = 20, 12

@@ -30,7 +30,7 @@ def one(variant: str, seeds: list[int]) -> None:
 
     import search.samplers as samplers
     from search.config import load_config
-    from search.pareto import hypervolume
+    from search.results.pareto import hypervolume
     from search.run import run_study
     from search.study import create_or_load
 

@@ -30,7 +30,7 @@ from torch.nn.utils import prune
 
 from objectives.data import load_dataset
 from search.config import SpaceConfig, StudyConfig, load_config
-from search.pareto import HV_REFERENCE, front_trials, hypervolume
+from search.results.pareto import HV_REFERENCE, front_trials, hypervolume
 from search.run import run_study
 from search.study import create_or_load
 from spaces import CNNSpec, create_space

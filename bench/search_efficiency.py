@@ -57,17 +57,17 @@ from handwritten import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
-from objectives.classification import Budget
+from objectives.compress.prune import prune_magnitude
 from objectives.metrics import size_bytes
-from objectives.prune import prune_magnitude
+from objectives.pipeline import Budget
 from search import samplers
 from search.config import SamplerConfig, SpaceConfig, StudyConfig
 from search.early_stop import EarlyStopping, ParetoStopper
-from search.pareto import hv_point, points_hypervolume
-from search.reaper import worker_id
+from search.results.pareto import hv_point, points_hypervolume
 from search.run import run_study
+from search.storage.reaper import worker_id
+from search.storage.workers import threads_per_worker
 from search.study import create_or_load
-from search.workers import threads_per_worker
 from spaces.cnn import CNNSpace, CNNSpec
 from spaces.spec import SCHEDULES
 
@@ -244,8 +244,8 @@ def main() -> None:
               f"HV {final_hv(b):.4f}")
         c, c_trials = frontier(budget, early=True, tmp=f"{tmp}/c", seed=args.seed,
                                budget=tuning, workers=args.workers)
-        pruned = sum(t.state == TrialState.PRUNED for t in c_trials)
-        print(f"efficiency: (c) Frontier default{every}: {len(c)} complete + {pruned} stopped "
+        stopped = sum(t.state == TrialState.PRUNED for t in c_trials)
+        print(f"efficiency: (c) Frontier default{every}: {len(c)} complete + {stopped} stopped "
               f"early, HV {final_hv(c):.4f}")
         for name, trials in (("(b)", b_trials), ("(c)", c_trials)):
             print(f"efficiency: {name} {fine_tuning(trials)}")
@@ -256,8 +256,8 @@ def main() -> None:
             d, d_trials = frontier(budget, early=True, tmp=f"{tmp}/d", seed=args.seed,
                                    name="control", budget=tuning,
                                    workers=args.workers)
-            pruned = sum(t.state == TrialState.PRUNED for t in d_trials)
-            print(f"efficiency: (d) (c) with Optuna's NSGA-II: {len(d)} complete + {pruned} "
+            stopped = sum(t.state == TrialState.PRUNED for t in d_trials)
+            print(f"efficiency: (d) (c) with Optuna's NSGA-II: {len(d)} complete + {stopped} "
                   f"stopped early, HV {final_hv(d):.4f}")
     ha, hb, hc = final_hv(a), final_hv(b), final_hv(c)
     smallest, top = ceiling()

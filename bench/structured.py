@@ -1,4 +1,5 @@
-"""Structured pruning (``objectives.structured``, Torch-Pruning underneath) on torchvision models.
+"""Structured pruning (``objectives.compress.structured``, Torch-Pruning underneath) on
+torchvision models.
 
     .venv/bin/python bench/structured.py
 
@@ -16,8 +17,8 @@ import time
 import torch
 import torchvision
 
+from objectives.compress.structured import prune_structured
 from objectives.metrics import latency_ms, macs
-from objectives.structured import prune_structured
 
 MODELS = ("resnet18", "mobilenet_v2", "mobilenet_v3_small")
 RATIOS = (0.3, 0.5, 0.7)

@@ -4,7 +4,7 @@
     .venv/bin/python bench/throughput.py --cpu-images 50000
 
 One epoch of the real training loop (``objectives.train.train``: AdamW, cosine schedule per
-batch, crop + flip augmentation from ``objectives.augment``; on CUDA also bfloat16 autocast and
+batch, crop + flip augmentation from ``objectives.data.augment``; on CUDA also bfloat16 autocast and
 channels-last) over random standardised 3×32×32 tensors with 10 classes, batch 128. The
 candidate comes from the resnet space: widths 16-32-64, one basic block per stage, strides
 1-2-2 (a ResNet-8). Random data costs the same per image as CIFAR-10 and needs no files.
@@ -21,8 +21,8 @@ import time
 
 import torch
 
-from objectives.augment import crop_flip
 from objectives.data import Split
+from objectives.data.augment import crop_flip
 from objectives.metrics import macs
 from objectives.train import train
 from spaces import ResNetSpec, create_space

@@ -21,10 +21,10 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from objectives.classification import Budget
+from objectives.pipeline import Budget
 from search.config import SamplerConfig, SpaceConfig, StudyConfig
+from search.storage.workers import run_workers
 from search.study import create_or_load
-from search.workers import run_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 

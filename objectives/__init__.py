@@ -1,22 +1,25 @@
-"""How a candidate is judged: data, training, pruning, quantization and measurement."""
+"""How a candidate is judged: data (``objectives.data``), training, compression
+(``objectives.compress``: pruning and quantization), distillation and measurement, composed by
+``objectives.pipeline`` (build → train → compress → measure)."""
 
-from objectives import datasets as _datasets  # noqa: F401  (registers mnist, cifar10, ...)
-from objectives.augment import AUGMENTS, list_augmentations, register_augmentation
-from objectives.batches import batches
-from objectives.classification import Budget, Measured, evaluate
 from objectives.data import (
+    AUGMENTS,
     DATASETS,
     DataConfig,
     DataSplit,
     Split,
+    StreamSplit,
     TensorData,
+    batches,
+    list_augmentations,
     list_datasets,
     load_dataset,
+    register_augmentation,
     register_dataset,
     resolve_device,
 )
 from objectives.distill import TEACHERS, list_teachers, register_teacher
-from objectives.stream import StreamSplit
+from objectives.pipeline import Budget, Measured, evaluate
 from objectives.task import (
     LOSSES,
     METRICS,

@@ -12,9 +12,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from objectives.batches import batches
+from objectives.compress.prune import prunable_layers
 from objectives.data import DataSplit
-from objectives.prune import prunable_layers
+from objectives.data.batches import batches
 from objectives.task import metric_fn
 
 __all__ = [

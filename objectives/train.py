@@ -1,4 +1,4 @@
-"""One training loop over a split's batches (``objectives.batches``): for in-memory tensors,
+"""One training loop over a split's batches (``objectives.data.batches``): for in-memory tensors,
 shuffled index batches with no DataLoader and no per-sample Python work; for a streamed split,
 the same batches read by DataLoader workers. Schedules step per batch. Image models train in
 channels-last memory and AdamW runs its fused kernel (on 2 CPU cores the two made
@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from objectives.batches import batches
 from objectives.data import DataSplit
+from objectives.data.batches import batches
 from objectives.task import Loss
 from spaces.spec import SCHEDULES
 
@@ -85,7 +85,7 @@ def train(
     """Train ``model`` in place with AdamW on ``data`` (in memory on its device, or streamed).
 
     The loss is ``loss(outputs, targets)`` (default: cross-entropy). ``augment`` transforms
-    each training batch (see ``objectives.augment``) with the loop's seeded generator, the one
+    each training batch (see ``objectives.data.augment``) with the loop's seeded generator, the one
     that also shuffles the batches. With ``teacher_logits`` (a teacher's logits on ``data``,
     row for row) and ``kd_weight`` > 0 the loss is :func:`distill_loss`; the teacher rows are
     indexed with the batch's row positions, so no teacher forward runs per step (with

@@ -3,12 +3,12 @@
 What a script needs is here: :class:`Study` (create or load, ``optimize``, ``front``,
 ``write_outputs``, ``export``), the config dataclasses it takes, the built-in spaces and the
 registry; the engine's functions stay in their modules (``search.run.run_study``,
-``search.pareto.front_frame``, ...).
+``search.results.pareto.front_frame``, ...).
 """
 
-from objectives.classification import Budget
 from objectives.data import DataConfig
 from objectives.distill import Distill
+from objectives.pipeline import Budget
 from objectives.transfer import Transfer
 from search.api import Study
 from search.config import Constraints, SamplerConfig, SpaceConfig, StudyConfig, load_config

@@ -6,7 +6,8 @@
     study.write_outputs()                                  # pareto.csv/json, trials.csv, html
 
 It only wires the engine's functions together (``search.study``, ``search.run``,
-``search.pareto``, ``search.exports``, ``search.export``); the CLI calls the same functions.
+``search.results.pareto``, ``search.results.outputs``, ``search.results.model_folder``); the CLI
+calls the same functions.
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial
 
-from objectives.classification import Budget
 from objectives.data import DataConfig
+from objectives.pipeline import Budget
 from search.config import SamplerConfig, SpaceConfig, StudyConfig, load_config
-from search.exports import write_outputs
-from search.pareto import front_frame, trials_frame
+from search.results.outputs import write_outputs
+from search.results.pareto import front_frame, trials_frame
 from search.run import Callback, prepare, run_study
-from search.storage import DEFAULT_STORAGE, redact
+from search.storage.urls import DEFAULT_STORAGE, redact
 from search.study import create_or_load, load_existing
 
 if TYPE_CHECKING:
-    from search.export import Exported
+    from search.results.model_folder import Exported
 
 __all__ = ["Study"]
 
@@ -156,8 +157,10 @@ class Study:
     def export(self, trial: int | FrozenTrial, out_dir: str | Path, *, int8: bool = False
                ) -> Exported:
         """Write the model folder of a COMPLETE ``trial`` (its number, or the trial) to
-        ``out_dir``; see ``search.export.export_trial``, whose ``Exported`` it returns."""
-        from search.export import export_trial  # torch.export and int8: only when exporting
+        ``out_dir``; see ``search.results.model_folder.export_trial``, whose ``Exported`` it
+        returns."""
+        # torch.export and int8: only when exporting
+        from search.results.model_folder import export_trial
 
         number = trial.number if isinstance(trial, FrozenTrial) else trial
         return export_trial(self.optuna, number, out_dir, self._config, int8=int8)

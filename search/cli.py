@@ -13,22 +13,23 @@ import optuna
 import pandas as pd
 
 from objectives.data import TensorData
-from search.browser import screenshot
 from search.config import StudyConfig, load_config
-from search.dashboard import serve
+from search.early_stop import state_name
 from search.errors import ConfigError, FrontierError, StorageError
-from search.export import export_trial
-from search.exports import write_outputs
-from search.images import write_image, write_images
-from search.pareto import front_frame, metric_columns, metric_label, trials_frame
-from search.plots import pareto_figure, write_html
 from search.progress import LOG_MODES
-from search.reaper import worker_id
-from search.report import report_figures, write_report
+from search.results.model_folder import export_trial
+from search.results.outputs import write_outputs
+from search.results.pareto import front_frame, metric_columns, metric_label, trials_frame
 from search.run import FINISHED, count_finished, prepare, run_study
-from search.storage import DEFAULT_STORAGE, open_storage, redact
+from search.storage.reaper import worker_id
+from search.storage.urls import DEFAULT_STORAGE, open_storage, redact
+from search.storage.workers import check_multiprocess_storage, run_workers
 from search.study import create_or_load, load_existing, study_names
-from search.workers import check_multiprocess_storage, run_workers
+from search.visualization.browser import screenshot
+from search.visualization.dashboard import serve
+from search.visualization.images import write_image, write_images
+from search.visualization.pareto_plot import pareto_figure, write_html
+from search.visualization.report import report_figures, write_report
 
 __all__ = ["main"]
 
@@ -117,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("ls", help="list the studies in a storage with trial counts")
     storage_arg(q)
-    q.add_argument("--study", help="also list this study's failed and pruned trials with reasons")
+    q.add_argument("--study", help="also list this study's failed and stopped trials with reasons")
     return p
 
 
@@ -273,14 +274,14 @@ def _cmd_ls(args: argparse.Namespace) -> None:
     for name in study_names(storage):
         study = optuna.load_study(study_name=name, storage=storage)
         trials = study.get_trials(deepcopy=False)
-        states = pd.Series([t.state.name for t in trials], dtype="object").value_counts()
+        states = pd.Series([state_name(t.state) for t in trials], dtype="object").value_counts()
         rows.append({
             "study": name,
             "objectives": ",".join(study.user_attrs.get("frontier_config", {})
                                    .get("study", {}).get("objectives", [])) or "?",
-            "finished": sum(int(states.get(s.name, 0)) for s in FINISHED),
+            "finished": sum(int(states.get(state_name(s), 0)) for s in FINISHED),
             "complete": int(states.get("COMPLETE", 0)),
-            "pruned": int(states.get("PRUNED", 0)),
+            "stopped": int(states.get("STOPPED", 0)),
             "failed": int(states.get("FAIL", 0)),
             "running": int(states.get("RUNNING", 0)),
             "front": len(study.best_trials),
@@ -294,8 +295,8 @@ def _cmd_ls(args: argparse.Namespace) -> None:
             raise StorageError(f"--study: no study named {args.study!r} in "
                                f"{redact(args.storage)}")
         table = trials_frame(optuna.load_study(study_name=args.study, storage=storage))
-        bad = table[table.state.isin(["FAIL", "PRUNED"])]
-        print(f"\n{args.study}: {len(bad)} failed or pruned trials")
+        bad = table[table.state.isin(["FAIL", "STOPPED"])]
+        print(f"\n{args.study}: {len(bad)} failed or stopped trials")
         if not bad.empty:
             print(bad[["trial", "state", "reason"]].to_string(index=False))
 

@@ -16,15 +16,15 @@ from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from objectives.classification import Budget
 from objectives.data import CHECKS, DATASETS, DataConfig, check_dataset
 from objectives.distill import TEACHERS, Distill
+from objectives.pipeline import Budget
 from objectives.transfer import Transfer
+from search.config_io.tables import typed_table
+from search.config_io.toml_writer import dumps
+from search.config_io.user_code import DATA_REFS, resolve_tables, resolve_user_code
 from search.early_stop import EarlyStopping
 from search.errors import ConfigError, FrontierError, reraise_as
-from search.tables import typed_table
-from search.toml_writer import dumps
-from search.user_code import DATA_REFS, resolve_tables, resolve_user_code
 from spaces.domain import domain_values
 from spaces.registry import create_space
 
@@ -241,7 +241,7 @@ def _table(data: dict[str, Any], name: str, source: str) -> dict[str, Any]:
 
 def _resolve_user_code(cfg: StudyConfig) -> None:
     """Store every reference to user code in ``cfg`` as an import string (see
-    ``search.user_code``, which imports it: raises ValueError); the config stays frozen to
+    ``search.config_io.user_code``, which imports it: raises ValueError); the config stays frozen to
     everyone else."""
     imports, options, refs = resolve_user_code(
         cfg.imports, cfg.space.name, cfg.space.options,

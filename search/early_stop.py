@@ -16,7 +16,8 @@ objectives are projected by compressing a copy of the current weights (prune to 
 ratio, quantize to the sampled bits) and lowered by ``size_slack`` for what fine-tuning may
 still zero. If a finished, feasible trial is at least as good on every objective as that
 optimistic projection (and better on one), the candidate cannot reach the front: it is stopped
-(state PRUNED) with the checkpoint and the dominating trial stored as its reason.
+(Optuna's state PRUNED, which Frontier shows as STOPPED: :func:`state_name`) with the checkpoint
+and the dominating trial stored as its reason.
 
 Nothing is stopped before ``min_completed`` finished trials have recorded the checkpoint.
 Latency has no projection before training ends, so a study with latency as an objective never
@@ -30,12 +31,19 @@ from dataclasses import dataclass
 from optuna.trial import FrozenTrial, TrialState
 
 __all__ = ["CURVE_ATTR", "STOPPED_VALUES_ATTR", "EarlyStopping", "ParetoStopper",
-           "checkpoint_epochs"]
+           "checkpoint_epochs", "state_name"]
 
 CURVE_ATTR = "curve"
 #: On a stopped trial: its objective values when it was stopped (the checkpoint's validation
 #: accuracy, the projected sizes), in the study's objective order, for the sampler.
 STOPPED_VALUES_ATTR = "stopped_values"
+
+
+def state_name(state: TrialState) -> str:
+    """A trial's state as Frontier shows it (tables, ``ls``, progress, report): Optuna's name,
+    except that an early-stopped trial (Optuna's ``PRUNED``) is ``STOPPED``; "pruned" is kept
+    for zeroed weights."""
+    return "STOPPED" if state == TrialState.PRUNED else state.name
 
 
 @dataclass(frozen=True)

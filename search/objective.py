@@ -8,15 +8,15 @@ import optuna
 import torch
 from torch import nn
 
-from objectives.classification import evaluate, project_compressed
 from objectives.data import TensorData
 from objectives.distill import load_teacher, teacher_logits
 from objectives.metrics import macs, score
+from objectives.pipeline import evaluate, project_compressed
 from objectives.transfer import load_matching
 from search.config import StudyConfig
 from search.early_stop import CURVE_ATTR, STOPPED_VALUES_ATTR, ParetoStopper, checkpoint_epochs
-from search.reaper import WORKER_ATTR, worker_id
-from search.weights import save_weights
+from search.storage.artifacts import save_weights
+from search.storage.reaper import WORKER_ATTR, worker_id
 from spaces.registry import Space, spec_json
 from spaces.spec import Spec
 

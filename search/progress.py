@@ -18,6 +18,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
+from search.early_stop import state_name
+
 __all__ = ["LOG_MODES", "Reporter", "make_reporter"]
 
 LOG_MODES = ("bar", "quiet", "jsonl")
@@ -79,10 +81,10 @@ class _Bars:
             self.epochs = None
         assert self.trials is not None
         if trial.state != TrialState.COMPLETE:
-            self.trials.write(f"trial {trial.number} {trial.state.name.lower()}: "
+            self.trials.write(f"trial {trial.number} {state_name(trial.state).lower()}: "
                               f"{_reason(trial)}")
         self.trials.n = min(self.target, finished)
-        self.trials.set_postfix(front=len(study.best_trials), last=trial.state.name.lower(),
+        self.trials.set_postfix(front=len(study.best_trials), last=state_name(trial.state).lower(),
                                 refresh=False)
         self.trials.refresh()
 
@@ -113,7 +115,7 @@ class _JsonLines:
 
     def trial(self, study: optuna.Study, trial: FrozenTrial, finished: int) -> None:
         self._emit("trial", study=self.study, trial=trial.number,
-                   state=trial.state.name.lower(), values=trial.values, params=trial.params,
+                   state=state_name(trial.state).lower(), values=trial.values, params=trial.params,
                    metrics=trial.user_attrs.get("metrics"), reason=_reason(trial) or None,
                    finished=finished, front=len(study.best_trials))
 

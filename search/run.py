@@ -2,9 +2,10 @@
 
 Before each trial the loop looks at the study: it stops at the target, and when the remaining
 trials are already running in other workers it waits instead of overshooting. Looking and
-starting the trial happen under the storage's claim lock (``search.claim``), so two workers
-never both take the last slot. Trials of dead local workers are failed and retried
-(``search.reaper``), heartbeat-stale trials of RDB storages are failed and retried by Optuna.
+starting the trial happen under the storage's claim lock (``search.storage.claim``), so two
+workers never both take the last slot. Trials of dead local workers are failed and retried
+(``search.storage.reaper``), heartbeat-stale trials of RDB storages are failed and retried by
+Optuna.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from optuna.trial import FrozenTrial, TrialState
 from objectives.data import TensorData, check_dataset, load_dataset, resolve_device
 from objectives.task import loss_fn, metric_fn
 from objectives.train import warm_up
-from search.claim import Claim, claim_for
 from search.config import StudyConfig
+from search.config_io.user_code import import_modules
 from search.errors import ConfigError, DatasetError, FrontierError, reraise_as
 from search.objective import FAIL_REASON, Objective
 from search.progress import make_reporter
-from search.reaper import reap_dead_trials
+from search.storage.artifacts import remember_store
+from search.storage.claim import Claim, claim_for
+from search.storage.reaper import reap_dead_trials
 from search.study import remember_shape
-from search.user_code import import_modules
-from search.weights import remember_store
 from spaces.locate import locate
 from spaces.registry import Space, create_space
 from spaces.user import ModelSpace, check_builder

@@ -10,7 +10,7 @@ import optuna
 from search.config import StudyConfig
 from search.errors import ConfigError, StorageError
 from search.samplers import make_sampler
-from search.storage import DEFAULT_STORAGE, open_storage, redact
+from search.storage.urls import DEFAULT_STORAGE, open_storage, redact
 
 __all__ = ["CONFIG_ATTR", "SHAPE_ATTR", "create_or_load", "load_existing", "remember_shape",
            "session_seed", "stored_config", "stored_shape", "study_names"]
@@ -58,7 +58,7 @@ def create_or_load(cfg: StudyConfig, storage_url: str | None = None, *,
     """Create ``cfg.name`` in the storage, or load it when it exists and its config agrees.
 
     Processes that share the study at the same time each pass their own ``worker`` name
-    (e.g. :func:`search.reaper.worker_id`), so that their samplers draw different candidates
+    (e.g. :func:`search.storage.reaper.worker_id`), so that their samplers draw different candidates
     (see :func:`session_seed`).
     """
     url = storage_url or cfg.storage or DEFAULT_STORAGE

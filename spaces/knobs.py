@@ -1,10 +1,10 @@
 """Compression and training knobs shared by every space: their domains and their sampling.
 
 Per-layer knobs are conditional: with ``per_layer_prune = true`` a space whose models have ``k``
-ratio targets (``objectives.plan.ratio_targets``: every conv layer, or for a model without convs
-every linear layer but the last) suggests ``prune_ratio_0 … prune_ratio_{k-1}`` instead of
-``prune_ratio``; with ``per_layer_bits = true`` it suggests ``bits_0 … bits_{k}`` (the head
-included) instead of ``bits``. Fixed domains (a scalar or a one-element list) are never
+ratio targets (``objectives.compress.plan.ratio_targets``: every conv layer, or for a model
+without convs every linear layer but the last) suggests ``prune_ratio_0 … prune_ratio_{k-1}``
+instead of ``prune_ratio``; with ``per_layer_bits = true`` it suggests ``bits_0 … bits_{k}``
+(the head included) instead of ``bits``. Fixed domains (a scalar or a one-element list) are never
 suggested.
 """
 

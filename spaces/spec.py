@@ -34,11 +34,11 @@ class CompressSpec:
     ``prune_ratio`` is the fraction of prunable weights (conv and linear weights) set to zero by
     global magnitude pruning (``method="unstructured"``), or the fraction of channels removed
     from every group of coupled layers but the output layer (``method="structured"``, see
-    ``objectives.structured``); ``layer_ratios`` overrides it per ratio target
-    (``objectives.plan.ratio_targets``: every conv layer, or for a model without convs every
-    linear layer but the last; empty: ``prune_ratio`` everywhere). ``bits`` is the weight bit
+    ``objectives.compress.structured``); ``layer_ratios`` overrides it per ratio target
+    (``objectives.compress.plan.ratio_targets``: every conv layer, or for a model without convs
+    every linear layer but the last; empty: ``prune_ratio`` everywhere). ``bits`` is the weight bit
     width (32 means no quantization); ``layer_bits`` overrides it per prunable layer, in
-    ``objectives.prune.prunable_layers`` order including the head (empty: ``bits``
+    ``objectives.compress.prune.prunable_layers`` order including the head (empty: ``bits``
     everywhere). ``act_bits`` < 32 fake-quantizes the input of every prunable layer.
     """
 

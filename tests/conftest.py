@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from objectives.classification import Budget
 from objectives.data import DataConfig, TensorData, load_dataset
+from objectives.pipeline import Budget
 
 TINY = Budget(epochs=2, finetune_epochs=1, qat_epochs=1, batch_size=64, latency_reps=2)
 
@@ -76,8 +76,8 @@ def postgres_url() -> str:
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's chromium, which `make test` installs (.ci/chromium.sh); required under CI."""
-    from search.browser import find_browser
     from search.errors import FrontierError
+    from search.visualization.browser import find_browser
 
     try:
         return find_browser()

@@ -26,7 +26,7 @@ from search import (
     create_space,
     load_config,
 )
-from search.pareto import front_trials
+from search.results.pareto import front_trials
 from search.run import FINISHED
 from spaces import ModelSpace
 from tests.conftest import TINY, tiny_toml

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from objectives.augment import augment_fn, crop_flip
 from objectives.data import Split
+from objectives.data.augment import augment_fn, crop_flip
 from objectives.train import train
 from spaces import MLPSpec, create_space
 

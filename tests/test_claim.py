@@ -11,14 +11,14 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search.claim import CLAIM_SUFFIX, _AdvisoryClaim, _FileClaim, _NoClaim, claim_for
-from search.storage import open_storage
+from search.storage.claim import CLAIM_SUFFIX, _AdvisoryClaim, _FileClaim, _NoClaim, claim_for
+from search.storage.urls import open_storage
 from tests.conftest import ENV
 
 _CHILD = """
 import sys, optuna
-from search.claim import claim_for
-from search.storage import open_storage
+from search.storage.claim import claim_for
+from search.storage.urls import open_storage
 study = optuna.load_study(study_name=sys.argv[2], storage=open_storage(sys.argv[1]))
 claim = claim_for(study)
 claim.acquire()
@@ -76,7 +76,7 @@ def test_a_failed_acquire_leaves_nothing_held(tmp_path: Path,
     def interrupted(fd: int, op: int) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("search.claim.fcntl.flock", interrupted)
+    monkeypatch.setattr("search.storage.claim.fcntl.flock", interrupted)
     with pytest.raises(KeyboardInterrupt):
         claim.acquire()
     assert isinstance(claim, _FileClaim) and claim.fd is None

@@ -34,6 +34,7 @@ def test_run_ls_pareto_plot(tmp_path: Path) -> None:
     assert "Traceback" not in res.stderr
     ls = cli("ls", cwd=tmp_path)
     assert ls.returncode == 0
+    assert ls.stdout.splitlines()[0].split()[3:6] == ["complete", "stopped", "failed"]
     row = ls.stdout.splitlines()[1].split()
     front = len(pd.read_csv(out / "pareto.csv"))
     assert row[0] == "cli" and row[2] == "4" and row[-1] == str(front)
@@ -168,7 +169,7 @@ def test_read_only_commands_work_without_the_data(tmp_path: Path, kind: str) -> 
 
     import torch
 
-    from search.export import FILES, load, load_program
+    from search.results.model_folder import FILES, load, load_program
     from tests.test_datasets import write_mnist
 
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from objectives.data import DATASETS, DataConfig, check_dataset, load_dataset
-from objectives.datasets import CIFAR_FILES, read_cifar_batch
+from objectives.data.datasets import CIFAR_FILES, read_cifar_batch
 from search.config import StudyConfig
 from search.errors import DatasetError, FrontierError
 from search.run import check_runnable

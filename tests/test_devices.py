@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from objectives.classification import Budget, evaluate
+from objectives.compress.prune import prune_magnitude
 from objectives.data import resolve_device
-from objectives.prune import prune_magnitude
+from objectives.pipeline import Budget, evaluate
 from objectives.train import train
-from search import workers
-from search.workers import gpu_envs
+from search.storage import workers
+from search.storage.workers import gpu_envs
 from spaces import CompressSpec, ResNetSpec, create_space
 
 CUDA = torch.cuda.is_available()

@@ -1,4 +1,5 @@
-"""Pareto-aware early stopping: the rule, the PRUNED state with reasons, resume, off switch."""
+"""Pareto-aware early stopping: the rule, stopped trials (Optuna's PRUNED) with reasons, resume,
+off switch."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from objectives.classification import Budget
+from objectives.pipeline import Budget
 from search.config import Constraints, SamplerConfig, SpaceConfig, StudyConfig
 from search.early_stop import EarlyStopping, ParetoStopper, checkpoint_epochs
-from search.pareto import front_frame, trials_frame
+from search.results.pareto import front_frame, trials_frame
 from search.run import run_study
 from search.study import create_or_load
 from tests.conftest import ENV
@@ -95,7 +96,7 @@ def test_envelope_bound_uses_trials_that_were_no_better_at_the_checkpoint() -> N
 def _cfg(name: str, n: int, **es: object) -> StudyConfig:
     return StudyConfig(
         name=name, n_trials=n,
-        # every pruned trial fine-tunes, so its curve has the pruning checkpoints
+        # every trial whose weights are pruned fine-tunes, so its curve has the pruning checkpoints
         budget=Budget(epochs=4, finetune_epochs=1, qat_epochs=1, latency_reps=0,
                       skip_finetune=False),
         sampler=SamplerConfig(name="random", population_size=4),
@@ -105,13 +106,13 @@ def _cfg(name: str, n: int, **es: object) -> StudyConfig:
     )
 
 
-def test_hopeless_trials_are_pruned_with_a_reason(workdir: Path) -> None:
+def test_hopeless_trials_are_stopped_with_a_reason(workdir: Path) -> None:
     cfg = _cfg("es", 16)
     study = create_or_load(cfg)
     assert run_study(study, cfg, progress=False) == 16
-    pruned = study.get_trials(states=(TrialState.PRUNED,))
-    assert pruned, "a learning rate of 1e-5 learns nothing: such trials must be stopped"
-    for t in pruned:
+    stopped = study.get_trials(states=(TrialState.PRUNED,))
+    assert stopped, "a learning rate of 1e-5 learns nothing: such trials must be stopped"
+    for t in stopped:
         assert "already has" in t.user_attrs["stop_reason"]
         assert t.user_attrs["curve"]  # the checkpoints it reached
         assert "final" not in t.user_attrs["curve"]
@@ -122,7 +123,8 @@ def test_hopeless_trials_are_pruned_with_a_reason(workdir: Path) -> None:
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     assert all("final" in t.user_attrs["curve"] for t in complete)
     table = trials_frame(study).set_index("trial")
-    assert table.loc[pruned[0].number, "reason"].startswith("stopped early at ")
+    assert table.loc[stopped[0].number, "state"] == "STOPPED"
+    assert table.loc[stopped[0].number, "reason"].startswith("stopped early at ")
 
 
 def test_off_switch(workdir: Path) -> None:
@@ -131,7 +133,7 @@ def test_off_switch(workdir: Path) -> None:
     run_study(study, cfg, progress=False)
     assert not study.get_trials(states=(TrialState.PRUNED,))
     assert all("curve" in t.user_attrs for t in study.trials)
-    # Curves are still recorded, with the pruning fine-tune's checkpoint on pruned trials.
+    # Curves are still recorded, with the pruning fine-tune's checkpoint where weights are pruned.
     pruned_ones = [t for t in study.trials if t.params["prune_ratio"] > 0]
     assert pruned_ones and all("prune:1" in t.user_attrs["curve"] for t in pruned_ones)
 
@@ -149,8 +151,8 @@ def test_rule_uses_trials_of_earlier_runs_and_other_workers(workdir: Path) -> No
                           "--quiet"], env=ENV, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     study = optuna.load_study(study_name="es-resume", storage="sqlite:///runs/frontier.db")
-    pruned = study.get_trials(states=(TrialState.PRUNED,))
-    assert pruned and all(t.number not in first for t in pruned)
+    stopped = study.get_trials(states=(TrialState.PRUNED,))
+    assert stopped and all(t.number not in first for t in stopped)
     assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 20
 
 

@@ -12,11 +12,11 @@ import torch
 from optuna.trial import TrialState
 
 import search.objective
-from objectives.classification import evaluate
+from objectives.pipeline import evaluate
 from search.config import SamplerConfig, SpaceConfig, StudyConfig
-from search.pareto import trials_frame
+from search.results.pareto import trials_frame
 from search.run import run_study
-from search.storage import open_storage
+from search.storage.urls import open_storage
 from search.study import create_or_load
 from spaces import create_space
 from tests.conftest import TINY

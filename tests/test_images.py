@@ -8,9 +8,9 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from search.browser import NOT_FOUND, find_browser
 from search.errors import FrontierError
-from search.images import write_image, write_images
+from search.visualization.browser import NOT_FOUND, find_browser
+from search.visualization.images import write_image, write_images
 
 
 def _figure() -> go.Figure:

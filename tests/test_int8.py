@@ -1,7 +1,7 @@
 import torch
 
-from objectives.classification import Budget, evaluate
-from objectives.int8 import compare_int8, int8_weight_layers, to_int8
+from objectives.compress.int8 import compare_int8, int8_weight_layers, to_int8
+from objectives.pipeline import Budget, evaluate
 from spaces import CNNSpec, CompressSpec, create_space
 
 

@@ -1,11 +1,11 @@
 import torch
 from torch import nn
 
-from objectives.classification import evaluate
+from objectives.compress.plan import bits_by_layer
+from objectives.compress.prune import prunable_layers
+from objectives.compress.quantize import ActFakeQuant
 from objectives.metrics import size_bytes
-from objectives.plan import bits_by_layer
-from objectives.prune import prunable_layers
-from objectives.quantize import ActFakeQuant
+from objectives.pipeline import evaluate
 from spaces import CNNSpec, CompressSpec, create_space
 
 

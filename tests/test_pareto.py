@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 
 from search.config import SamplerConfig, SpaceConfig, StudyConfig
-from search.exports import write_outputs
-from search.pareto import FRONT_COLUMNS, front_frame
+from search.results.outputs import write_outputs
+from search.results.pareto import FRONT_COLUMNS, front_frame
 from search.run import run_study
 from search.study import create_or_load
 from tests.conftest import TINY

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from objectives.prune import prunable_layers, prune_magnitude
-from objectives.quantize import attach, bake
+from objectives.compress.prune import prunable_layers, prune_magnitude
+from objectives.compress.quantize import attach, bake
 from objectives.train import train
 from spaces import CNNSpec, create_space
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from objectives.quantize import fake_quantize, quantize_codes
+from objectives.compress.quantize import fake_quantize, quantize_codes
 
 
 @pytest.mark.parametrize("bits", [2, 3, 4, 6, 8])

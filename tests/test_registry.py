@@ -18,8 +18,6 @@ import pytest
 import torch
 from torch import nn
 
-from objectives.augment import AUGMENTS, list_augmentations
-from objectives.classification import evaluate
 from objectives.data import (
     DATASETS,
     DataConfig,
@@ -28,7 +26,9 @@ from objectives.data import (
     list_datasets,
     register_dataset,
 )
+from objectives.data.augment import AUGMENTS, list_augmentations
 from objectives.distill import TEACHERS, list_teachers, register_teacher
+from objectives.pipeline import evaluate
 from objectives.task import LOSSES, METRICS, list_losses, list_metrics
 from search.errors import FrontierError
 from search.samplers import SAMPLERS, list_samplers, make_sampler

@@ -14,9 +14,9 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from search.browser import HEADLESS_FLAGS, console_messages
 from search.cli import main
-from search.report import PARETO_DIV, report_html
+from search.visualization.browser import HEADLESS_FLAGS, console_messages
+from search.visualization.report import PARETO_DIV, report_html
 from tests.conftest import ENV, tiny_toml
 from tests.test_cli import cli
 
@@ -25,7 +25,8 @@ DB = "sqlite:///runs/frontier.db"
 
 @pytest.fixture(scope="module")
 def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real 6-trial study, plus one failed and one pruned trial with their reasons."""
+    """A real 6-trial study, plus one failed and one stopped (Optuna: PRUNED) trial with
+    their reasons."""
     root = tmp_path_factory.mktemp("report")
     (root / "s.toml").write_text(tiny_toml("rep", n_trials=6))
     res = cli("run", "s.toml", "--quiet", cwd=root)
@@ -61,7 +62,7 @@ def test_report_is_one_offline_file_with_every_section(study_dir: Path) -> None:
     table = page[page.index('id="front-table"'):page.index("</table>", page.index("front-table"))]
     rows = re.findall(r'<tr><td data-value="(\d+)\.0">', table)
     assert {int(n) for n in rows} == front and len(rows) == len(front)
-    assert "6 complete, 1 pruned, 1 failed" in page
+    assert "6 complete, 1 stopped, 1 failed" in page
     assert "RuntimeError: out of &lt;memory&gt;" in page  # reasons are shown, and escaped
     assert "(no reason stored)" in page
     assert f'data-points="6" data-front="{len(front)}"' in page

@@ -65,7 +65,7 @@ def test_failing_trials_are_stored_and_the_study_stops(workdir: Path,
 def test_complete_trials_keep_their_weights(workdir: Path) -> None:
     import torch
 
-    from search.weights import load_state_dict
+    from search.storage.artifacts import load_state_dict
     from spaces import create_space, load_spec
 
     cfg = _cfg("weights", 2)

@@ -39,7 +39,7 @@ def test_stopped_trials_fill_generations_with_their_stopped_values() -> None:
     assert len(kept) == 24 and all(t.state == TrialState.COMPLETE for t in kept)
     stopped = [t for t in kept if t.number % 3 == 1]
     assert all(t.values == [t.params["x"] / 10, t.params["y"]] for t in stopped)
-    # The stored trials themselves stay PRUNED, without values.
+    # The stored trials themselves stay stopped (Optuna's PRUNED), without values.
     assert all(t.state == TrialState.PRUNED and t.values is None
                for t in study.get_trials(states=(TrialState.PRUNED,)))
     # Parent populations, cached in the study by trial id, come back with the stopped values.
@@ -51,7 +51,7 @@ def test_stopped_trials_fill_generations_with_their_stopped_values() -> None:
         assert all(p.state == TrialState.COMPLETE and p.values is not None for p in parents)
 
 
-def test_trials_pruned_without_stopped_values_are_left_out() -> None:
+def test_stopped_trials_without_stopped_values_are_left_out() -> None:
     study = _study(stopped_values=False)
     assert len(population_trials(study)) == 16
     gens = [t.system_attrs[KEY] for t in study.trials if t.state == TrialState.COMPLETE]

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from objectives.classification import evaluate
+from objectives.compress.prune import prunable_layers
 from objectives.metrics import nonzero_params
-from objectives.prune import prunable_layers
+from objectives.pipeline import evaluate
 from spaces import (
     CompressSpec,
     MLPSpec,

@@ -7,10 +7,10 @@ import torch
 import torchvision
 from torch import nn
 
-from objectives.classification import Budget, evaluate, project_compressed
+from objectives.compress.plan import apply_pruning, ratio_targets, replay_pruning
+from objectives.compress.structured import keep_count, output_layers, prune_structured
 from objectives.metrics import nonzero_params
-from objectives.plan import apply_pruning, ratio_targets, replay_pruning
-from objectives.structured import keep_count, output_layers, prune_structured
+from objectives.pipeline import Budget, evaluate, project_compressed
 from spaces import CNNSpec, CompressSpec, create_space
 from spaces.layers import ratio_targets as structured_targets
 from spaces.resnet import ResNetSpec

@@ -12,7 +12,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from objectives.classification import Budget
+from objectives.pipeline import Budget
 from search.config import load_config
 from search.run import run_study
 from search.study import create_or_load

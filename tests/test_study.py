@@ -5,7 +5,7 @@ import pytest
 
 from search.config import SamplerConfig, StudyConfig
 from search.errors import FrontierError
-from search.storage import normalize, open_storage, redact
+from search.storage.urls import normalize, open_storage, redact
 from search.study import create_or_load, load_existing, session_seed
 
 

@@ -4,7 +4,7 @@ import optuna
 import pytest
 import torch
 
-from objectives.classification import Budget, evaluate
+from objectives.pipeline import Budget, evaluate
 from objectives.transfer import Transfer, load_matching
 from search.config import StudyConfig, load_config
 from search.errors import DatasetError

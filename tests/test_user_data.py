@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from objectives.batches import batches, first_inputs
-from objectives.classification import Budget, evaluate
 from objectives.data import DataConfig, Split, load_dataset, stream_tensors
+from objectives.data.batches import batches, first_inputs
+from objectives.data.stream import StreamSplit
 from objectives.distill import Distill, teacher_logits
-from objectives.stream import StreamSplit
+from objectives.pipeline import Budget, evaluate
 from objectives.task import check_task, metric_name
 from objectives.train import train
 from search.config import StudyConfig

@@ -16,7 +16,7 @@ from torch import nn
 
 from search.config import SpaceConfig, StudyConfig, load_config
 from search.errors import FrontierError
-from search.storage import open_storage
+from search.storage.urls import open_storage
 from spaces.registry import create_space, load_spec, spec_json
 from spaces.user import ModelSpace, ModelSpec
 from tests.conftest import ENV
@@ -240,7 +240,7 @@ def test_workers_then_report_and_export_from_another_folder(tmp_path: Path) -> N
                 import json, sys
                 from objectives.data import load_dataset
                 from objectives.metrics import accuracy
-                from search.export import dataset_of, load
+                from search.results.model_folder import dataset_of, load
                 model = load(sys.argv[1])
                 print(json.dumps(accuracy(model, load_dataset(dataset_of(sys.argv[1])).test)))
             """), out.name], cwd=elsewhere, env=ENV, capture_output=True, text=True)
@@ -259,7 +259,7 @@ from torch import nn
 from search import SpaceConfig, StudyConfig
 from search.run import run_study
 from search.study import create_or_load
-from objectives.classification import Budget
+from objectives.pipeline import Budget
 from spaces.cnn import CNNSpace
 from spaces.registry import register_space
 

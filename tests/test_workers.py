@@ -12,12 +12,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from objectives.classification import Budget
+from objectives.pipeline import Budget
 from search.config import SamplerConfig, SpaceConfig, StudyConfig
 from search.errors import FrontierError
-from search.storage import open_storage
+from search.storage.urls import open_storage
+from search.storage.workers import check_multiprocess_storage
 from search.study import create_or_load
-from search.workers import check_multiprocess_storage
 from tests.conftest import ENV
 
 TARGET = 8

@@ -1,4 +1,4 @@
-"""The composed objective: build → train → prune (unstructured masks, or structured: a smaller
+"""One candidate's pipeline: build → train → prune (unstructured masks, or structured: a smaller
 model) → fine-tune (mask held) → quantization-aware fine-tune (per-layer weight bits, optional
 activation fake-quant) → bake → measure. Plain data in, plain data out; no Optuna here.
 
@@ -24,11 +24,9 @@ import torch
 from torch import nn
 
 from objectives import metrics
-from objectives.augment import augment_fn
-from objectives.data import TensorData
-from objectives.plan import apply_pruning, bits_by_layer
-from objectives.prune import prunable_layers
-from objectives.quantize import (
+from objectives.compress.plan import apply_pruning, bits_by_layer
+from objectives.compress.prune import prunable_layers
+from objectives.compress.quantize import (
     FULL_PRECISION,
     attach,
     attach_act_quant,
@@ -36,6 +34,8 @@ from objectives.quantize import (
     fake_quantize,
     set_bits,
 )
+from objectives.data import TensorData
+from objectives.data.augment import augment_fn
 from objectives.task import loss_fn
 from objectives.train import train
 from spaces.registry import Space

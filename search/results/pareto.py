@@ -18,6 +18,7 @@ from optuna._hypervolume import compute_hypervolume
 from optuna.trial import FrozenTrial, TrialState
 
 from objectives.task import metric_name
+from search.early_stop import state_name
 from search.objective import FAIL_REASON, METRICS_ATTR, SPEC_ATTR, STOP_REASON
 from search.study import CONFIG_ATTR
 
@@ -102,7 +103,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
         row = _row(t, params)
         metrics = t.user_attrs.get(METRICS_ATTR, {})
         extra = {k: v for k, v in metrics.items() if k not in FRONT_COLUMNS}
-        row = {"trial": t.number, "state": t.state.name, "on_front": t.number in front,
+        row = {"trial": t.number, "state": state_name(t.state), "on_front": t.number in front,
                **{k: v for k, v in row.items() if k != "trial"}, **extra,
                "reason": _reason(t),
                "duration_s": t.duration.total_seconds() if t.duration else None}

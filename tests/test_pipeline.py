@@ -1,8 +1,8 @@
 import math
 
-from objectives.classification import Budget, evaluate, project_compressed
+from objectives.compress.prune import prunable_layers
 from objectives.metrics import nonzero_params
-from objectives.prune import prunable_layers
+from objectives.pipeline import Budget, evaluate, project_compressed
 from spaces import CNNSpec, CompressSpec, create_space
 
 

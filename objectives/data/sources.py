@@ -16,7 +16,7 @@
 - a ``(train, val, test)`` tuple of three such datasets, used as they are.
 
 Frontier never standardises a user's data (the loader or its transforms own preprocessing).
-Items are converted as ``objectives.stream.as_pair`` says. An in-memory dataset is read once,
+Items are converted as ``objectives.data.stream.as_pair`` says. An in-memory dataset is read once,
 through the same loader a streamed one uses, so both give the same batches and metrics; a
 random transform is then drawn once and frozen, where a streamed dataset draws it per epoch.
 
@@ -32,16 +32,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from objectives.batches import batches
-from objectives.data import (
-    DataConfig,
-    Split,
-    TensorData,
-    split_indices,
-    stream_tensors,
-)
-from objectives.memory import choose_in_memory
-from objectives.stream import StreamSplit, as_pair, item_bytes
+from objectives.data.batches import batches
+from objectives.data.config import DataConfig
+from objectives.data.memory import choose_in_memory
+from objectives.data.splits import Split, TensorData, split_indices, stream_tensors
+from objectives.data.stream import StreamSplit, as_pair, item_bytes
 
 __all__ = ["call_source", "load_source"]
 

@@ -1,8 +1,8 @@
 """PNG/SVG files of plotly figures through kaleido, for papers and slides.
 
-Kaleido drives the Chrome/Chromium that :func:`search.browser.find_browser` finds (Debian's
-``chromium`` or ``BROWSER_PATH``); it is never asked to download one, and MathJax (which it
-would fetch from a CDN) is off, so exports work offline.
+Kaleido drives the Chrome/Chromium that :func:`search.visualization.browser.find_browser` finds
+(Debian's ``chromium`` or ``BROWSER_PATH``); it is never asked to download one, and MathJax
+(which it would fetch from a CDN) is off, so exports work offline.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from search.browser import find_browser
 from search.errors import FrontierError
+from search.visualization.browser import find_browser
 
 __all__ = ["FORMATS", "write_image", "write_images"]
 

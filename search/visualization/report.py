@@ -2,8 +2,9 @@
 
 Sections: a summary line, the Pareto plot (log-scaled size axis, hover with the architecture),
 a sortable table of the front, hypervolume over trials, parameter importances for each
-objective, parallel coordinates of the sampled parameters, and failed/pruned trials with their
-reasons. ``report_figures`` returns the same figures for PNG/SVG export (``search.images``).
+objective, parallel coordinates of the sampled parameters, and failed/stopped trials with their
+reasons. ``report_figures`` returns the same figures for PNG/SVG export
+(``search.visualization.images``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import optuna
 import plotly.graph_objects as go
 from optuna.trial import FrozenTrial, TrialState
 
+from search.early_stop import state_name
 from search.objective import METRICS_ATTR, SPEC_ATTR
-from search.pareto import (
+from search.results.pareto import (
     HV_REFERENCE,
     completed,
     front_trials,
@@ -29,15 +31,15 @@ from search.pareto import (
     metric_label,
     trials_frame,
 )
-from search.plots import pareto_figure
-from search.report_figures import (
+from search.study import stored_config
+from search.visualization.pareto_plot import pareto_figure
+from search.visualization.report_figures import (
     Figureish,
     hypervolume_figure,
     importance_figure,
     optuna_hypervolume_figure,
     parallel_figure,
 )
-from search.study import stored_config
 
 __all__ = ["PARETO_DIV", "report_figures", "report_html", "write_report"]
 
@@ -165,9 +167,9 @@ def _failures(study: optuna.Study) -> str:
     table = trials_frame(study)
     if table.empty:
         return '<p class="hint">No trials yet.</p>'
-    bad = table[table.state.isin(["FAIL", "PRUNED"])]
+    bad = table[table.state.isin(["FAIL", "STOPPED"])]
     if bad.empty:
-        return '<p class="hint">No failed or pruned trials.</p>'
+        return '<p class="hint">No failed or stopped trials.</p>'
     groups: dict[tuple[str, str], list[int]] = {}
     for state, reason, number in zip(bad.state, bad.reason, bad.trial, strict=True):
         groups.setdefault((str(state), str(reason)), []).append(int(number))
@@ -198,7 +200,7 @@ def _summary(study: optuna.Study, objectives: Sequence[str]) -> str:
     items = [
         f"<b>objectives</b> {html.escape(objs)}",
         f"<b>{len(trials)} trials</b>: " + ", ".join(
-            f"{by_state[s]} {_STATE_WORDS.get(s, s.name.lower())}" for s in TrialState
+            f"{by_state[s]} {_STATE_WORDS.get(s, state_name(s).lower())}" for s in TrialState
             if by_state[s] or s in _ALWAYS_SHOWN),
         f"<b>front</b> {len(front)} trials",
         f"<b>hypervolume</b> {hypervolume(completed(study)):.4f} "
@@ -245,7 +247,7 @@ def report_html(study: optuna.Study, objectives: Sequence[str] | None = None,
         if key == "pareto":
             sections.append('<section id="front"><h2>The front</h2>'
                             f"{_front_table(study)}</section>")
-    sections.append('<section id="failures"><h2>Failed and pruned trials</h2>'
+    sections.append('<section id="failures"><h2>Failed and stopped trials</h2>'
                     f"{_failures(study)}</section>")
     name = html.escape(study.study_name)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -19,7 +19,7 @@ from optuna.visualization import (
     plot_param_importances,
 )
 
-from search.pareto import HV_REFERENCE, hypervolume
+from search.results.pareto import HV_REFERENCE, hypervolume
 
 __all__ = [
     "Figureish",

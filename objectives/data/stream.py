@@ -2,7 +2,7 @@
 
 A :class:`StreamSplit` is what ``load_dataset`` hands over when a user's data does not fit in
 memory (``[dataset] in_memory``): it holds the dataset, the positions of its items in this
-split, and how many loader worker processes read them. ``objectives.batches.batches`` turns it
+split, and how many loader worker processes read them. ``objectives.data.batches.batches`` turns it
 into batches through a ``DataLoader``, in the very order an in-memory ``Split`` of the same
 items would give.
 

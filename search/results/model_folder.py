@@ -10,7 +10,7 @@ A model folder holds:
   runs without Frontier's code (``torch.export.load(path).module()``);
 - ``metrics.json``: the trial's stored metrics, objective values and parameters;
 - with ``int8``: ``int8.ts``, the model through PyTorch's own int8 post-training quantization
-  (``objectives.int8``: FX, x86 kernels, calibrated on 512 training images) as TorchScript
+  (``objectives.compress.int8``: FX, x86 kernels, calibrated on 512 training images) as TorchScript
   (``torch.jit.load`` or :func:`load_int8`), and ``int8.json``, its test accuracy (the study's
   metric) and batch-1 CPU latency against the fake-quantized float model.
 
@@ -37,17 +37,17 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial, TrialState
 from torch import nn
 
-from objectives.batches import first_inputs
+from objectives.compress.int8 import Int8Comparison, compare_int8, to_int8
+from objectives.compress.plan import replay_pruning
 from objectives.data import DataConfig, TensorData, load_dataset
-from objectives.int8 import Int8Comparison, compare_int8, to_int8
+from objectives.data.batches import first_inputs
 from objectives.metrics import score
-from objectives.plan import replay_pruning
 from search.config import StudyConfig
+from search.config_io.user_code import import_modules
 from search.errors import ConfigError, DatasetError, FrontierError, StorageError, reraise_as
 from search.objective import METRICS_ATTR, SPEC_ATTR
+from search.storage.artifacts import WEIGHTS_ATTR, load_state_dict, stored_out_dir
 from search.study import stored_config, stored_shape
-from search.user_code import import_modules
-from search.weights import WEIGHTS_ATTR, load_state_dict, stored_out_dir
 from spaces.registry import create_space, load_spec
 
 __all__ = ["FILES", "INT8_FILES", "Exported", "dataset_of", "export_trial", "load", "load_int8",

@@ -17,7 +17,7 @@ from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from search.errors import StorageError
-from search.reaper import retry_once
+from search.storage.reaper import retry_once
 
 __all__ = ["DEFAULT_STORAGE", "HEARTBEAT_SECONDS", "open_storage", "redact"]
 

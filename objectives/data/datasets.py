@@ -1,7 +1,9 @@
-"""Image datasets from local folders: MNIST, FashionMNIST, CIFAR-10 and an ImageFolder.
+"""The built-in datasets: digits (scikit-learn's 8×8 digits, embedded, the default) and image
+datasets from local folders: MNIST, FashionMNIST, CIFAR-10 and an ImageFolder.
 
-Nothing is downloaded. Each dataset registers (``objectives.data.register_dataset``) a loader
-and a cheap file check that names the missing files and where they go.
+Nothing is downloaded. Each dataset registers (``objectives.data.registry.register_dataset``) a
+loader and, when it reads files, a cheap file check that names the missing files and where they
+go.
 The official train and test files are pooled and split by ``load_dataset``'s seeded stratified
 split like every other dataset (``dataset.val_fraction`` / ``test_fraction``).
 
@@ -27,7 +29,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from objectives.data import DataConfig, register_dataset
+from objectives.data.config import DataConfig
+from objectives.data.registry import register_dataset
 
 __all__ = ["CIFAR_FILES", "IDX_FILES", "read_cifar_batch"]
 
@@ -38,6 +41,14 @@ CIFAR_FILES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
 IMAGEFOLDER_SIZE = 32
 _READ_ERRORS = (RuntimeError, AssertionError, ValueError, TypeError, KeyError, OSError, EOFError,
                 pickle.UnpicklingError)
+
+
+def _digits(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, int]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype(np.float32)[:, None, :, :]
+    return x, bunch.target.astype(np.int64), 10
 
 
 def _root(cfg: DataConfig, where: str) -> Path:
@@ -225,6 +236,7 @@ def _free_memory() -> int:
         return 2**62
 
 
+register_dataset("digits")(_digits)
 for _name, _folder in (("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")):
     register_dataset(_name, check=_idx_check(_folder))(_idx_loader(_folder))
 register_dataset("cifar10", check=_cifar_check, augment="crop_flip")(_cifar_load)

@@ -16,8 +16,8 @@ from dataclasses import replace
 
 import torch
 
-from objectives.data import DataSplit, Split
-from objectives.stream import StreamSplit
+from objectives.data.splits import DataSplit, Split
+from objectives.data.stream import StreamSplit
 
 __all__ = ["Batch", "batches", "first_inputs"]
 

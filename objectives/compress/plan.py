@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from objectives.prune import prune_magnitude
-from objectives.structured import prune_structured
+from objectives.compress.prune import prune_magnitude
+from objectives.compress.structured import prune_structured
 from spaces.layers import prunable_layers, ratio_targets
 from spaces.spec import CompressSpec
 
@@ -41,11 +41,12 @@ def apply_pruning(model: nn.Module, c: CompressSpec, input_shape: tuple[int, ...
                   ) -> dict[str, torch.Tensor]:
     """Prune ``model`` in place as ``c`` says and return the masks fine-tuning must hold.
 
-    Structured (:mod:`objectives.structured`, traced on zeros of ``input_shape``): channels are
-    removed from every group of coupled layers but the output layer (the model shrinks) and the
-    masks are all ones; with ``layer_ratios`` a group takes the ratio of its earliest target
-    layer. Unstructured: global magnitude pruning at ``prune_ratio``, or per-layer magnitude
-    pruning at ``layer_ratios`` (layers without one, e.g. the head, use ``prune_ratio``).
+    Structured (:mod:`objectives.compress.structured`, traced on zeros of ``input_shape``):
+    channels are removed from every group of coupled layers but the output layer (the model
+    shrinks) and the masks are all ones; with ``layer_ratios`` a group takes the ratio of its
+    earliest target layer. Unstructured: global magnitude pruning at ``prune_ratio``, or
+    per-layer magnitude pruning at ``layer_ratios`` (layers without one, e.g. the head, use
+    ``prune_ratio``).
     """
     targets = ratio_targets(model)
     if c.layer_ratios and len(c.layer_ratios) != len(targets):

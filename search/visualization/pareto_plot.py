@@ -15,7 +15,7 @@ import optuna
 import plotly.graph_objects as go
 
 from search.objective import METRICS_ATTR, SPEC_ATTR
-from search.pareto import completed, front_trials, metric_label
+from search.results.pareto import completed, front_trials, metric_label
 from search.study import CONFIG_ATTR
 
 __all__ = ["pareto_figure", "write_html"]

@@ -2,7 +2,8 @@
 
 Frontier never downloads a browser: it uses ``BROWSER_PATH`` when set, else the first of
 ``chromium``, ``chromium-browser``, ``google-chrome`` or ``chrome`` on ``PATH`` (on Debian:
-``apt-get install chromium``). Kaleido (see ``search.images``) is pointed at the same browser.
+``apt-get install chromium``). Kaleido (see ``search.visualization.images``) is pointed at the
+same browser.
 """
 
 from __future__ import annotations

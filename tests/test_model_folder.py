@@ -18,9 +18,9 @@ from objectives.metrics import accuracy
 from search.cli import main
 from search.config import StudyConfig
 from search.errors import DatasetError, FrontierError
-from search.export import FILES, INT8_FILES, dataset_of, export_trial, load, load_int8
+from search.results.model_folder import FILES, INT8_FILES, dataset_of, export_trial, load, load_int8
+from search.storage.artifacts import ARTIFACTS_ATTR
 from search.study import CONFIG_ATTR, SHAPE_ATTR, stored_shape
-from search.weights import ARTIFACTS_ATTR
 from spaces import create_space, load_spec
 from tests.conftest import ENV, tiny_toml
 from tests.test_cli import cli
@@ -30,7 +30,7 @@ RELOAD = """
 import json, sys, torch
 from objectives.data import load_dataset
 from objectives.metrics import accuracy
-from search.export import dataset_of, load, load_program
+from search.results.model_folder import dataset_of, load, load_program
 
 folder = sys.argv[1]
 model = load(folder)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import optuna
 
-from search.pareto import write_tables
-from search.plots import pareto_figure, write_html
+from search.results.pareto import write_tables
+from search.visualization.pareto_plot import pareto_figure, write_html
 
 __all__ = ["write_outputs"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from search.errors import FrontierError
-from search.storage import open_storage, redact
+from search.storage.urls import open_storage, redact
 
 __all__ = ["serve"]
 

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from search.errors import StorageError
 from search.run import count_finished
-from search.storage import normalize, redact
+from search.storage.urls import normalize, redact
 
 __all__ = ["check_multiprocess_storage", "gpu_envs", "run_workers", "threads_per_worker",
            "visible_gpus"]

@@ -1,0 +1,1 @@
+"""Study configs as files: checked TOML tables, TOML text, and import strings of user code."""

@@ -1,0 +1,1 @@
+"""What a study yields: Pareto and trial tables, the output files, exported model folders."""
