@@ -8,7 +8,11 @@
    AdamW and channels-last memory Frontier's loop uses, and (b) as a trial of a real Frontier
    study (SQLite storage, NSGA-II, all metrics measured and stored). Runs alternate; medians
    are compared, and the overhead is judged against the loop that trains as Frontier does.
-2. Hypervolume: the default study (studies/digits_cnn.toml) is run in a temporary storage and
+2. Tracking: the same candidate as a trial of the default study with TensorBoard logging on
+   (every epoch scored on the validation split and logged, hparams, final metrics, study
+   hypervolume) and off, alternating; the per-trial overhead of logging is the difference of
+   the median trial durations.
+3. Hypervolume: the default study (studies/digits_cnn.toml) is run in a temporary storage and
    the hypervolume of its trials in (1 − val accuracy, log10 size in bits) with reference
    point (0.9, 6.5) is printed.
 """
@@ -33,6 +37,7 @@ from search.config import SpaceConfig, StudyConfig, load_config
 from search.results.pareto import HV_REFERENCE, front_trials, hypervolume
 from search.run import run_study
 from search.study import create_or_load
+from search.tracking import Logging
 from spaces import CNNSpec, create_space
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +125,29 @@ def overhead(repeats: int) -> None:
           f"{statistics.median(extra) / q:.2%} of the like-for-like bare loop")
 
 
+def tracking_overhead(repeats: int) -> None:
+    """Median trial duration with TensorBoard logging on vs off (same candidate, same seeds)."""
+    base = load_config(ROOT / "studies" / "digits_cnn.toml")
+    cfg = replace(base, name="tracking", n_trials=repeats, space=SpaceConfig("cnn", FIXED))
+    data = load_dataset(cfg.dataset)
+    with tempfile.TemporaryDirectory() as tmp:
+        logged_cfg = replace(cfg, logging=Logging(tensorboard=f"{tmp}/tb"))
+        off = create_or_load(cfg, f"sqlite:///{tmp}/off.db")
+        on = create_or_load(logged_cfg, f"sqlite:///{tmp}/on.db")
+        run_study(create_or_load(replace(cfg, name="warm"), f"sqlite:///{tmp}/warm.db"),
+                  cfg, n_trials=1, progress=False, data=data)  # warm-up
+        for i in range(repeats):  # alternate, so drift of the machine hits both sides
+            run_study(off, cfg, n_trials=i + 1, progress=False, data=data)
+            run_study(on, logged_cfg, n_trials=i + 1, progress=False, data=data)
+        t_off, t_on = ([t.duration.total_seconds() for t in s.trials if t.duration]
+                       for s in (off, on))
+    a, b = statistics.median(t_off), statistics.median(t_on)
+    print(f"tracking: default-study trial median {a:.3f} s without logging, {b:.3f} s with "
+          f"TensorBoard logging, over {repeats} trials each")
+    print(f"tracking: per-trial overhead of TensorBoard logging = {(b - a) / a:+.2%} "
+          "(target < 2%)")
+
+
 def default_study_hypervolume() -> None:
     cfg = load_config(ROOT / "studies" / "digits_cnn.toml")
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,10 +168,16 @@ def default_study_hypervolume() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="runs of each side")
-    parser.add_argument("--skip-hv", action="store_true", help="only the overhead figure")
+    parser.add_argument("--skip-hv", action="store_true", help="only the overhead figures")
+    parser.add_argument("--only-tracking", action="store_true",
+                        help="only the TensorBoard logging overhead")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if args.only_tracking:
+        tracking_overhead(args.repeats)
+        return
     overhead(args.repeats)
+    tracking_overhead(args.repeats)
     if not args.skip_hv:
         default_study_hypervolume()
 

@@ -37,16 +37,19 @@ from objectives.compress.quantize import (
 from objectives.data import TensorData
 from objectives.data.augment import augment_fn
 from objectives.task import loss_fn
-from objectives.train import train
+from objectives.train import EpochStats, train
 from spaces.registry import Space
 from spaces.spec import Spec
 
-__all__ = ["Budget", "Measured", "PhaseCallback", "evaluate", "project_compressed"]
+__all__ = ["Budget", "Measured", "PhaseCallback", "StatsCallback", "evaluate",
+           "project_compressed"]
 
 #: Called after each epoch with (phase, epoch, model); phase is "train", "prune" or "qat".
 #: It may evaluate the model, and may raise to stop the candidate. Epoch 0 of "prune" or "qat"
 #: means that phase is skipped: compression cost at most ``Budget.finetune_tolerance``.
 PhaseCallback = Callable[[str, int, nn.Module], None]
+#: Called after each trained epoch with (phase, its EpochStats), before the PhaseCallback.
+StatsCallback = Callable[[str, EpochStats], None]
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,14 @@ def evaluate(
     on_epoch: PhaseCallback | None = None,
     init: Callable[[nn.Module], None] | None = None,
     teacher_logits: torch.Tensor | None = None,
+    on_stats: StatsCallback | None = None,
 ) -> tuple[Measured, nn.Module]:
     """Build, train, compress and measure ``spec``; returns the metrics and the final model.
 
     ``init`` is called on the freshly built model before training (e.g. transfer learning);
     ``teacher_logits`` (a teacher's logits on ``data.train``) enable distillation in every
     training phase when ``spec.train.kd_weight`` > 0 (refused with a ValueError unless the
-    loss is cross-entropy).
+    loss is cross-entropy). ``on_stats`` gets each trained epoch's loss, lr and seconds.
     """
     device = data.device
     torch.manual_seed(seed)
@@ -118,6 +122,11 @@ def evaluate(
         if on_epoch is None:
             return None
         return lambda epoch, _loss: on_epoch(name, epoch, model)
+
+    def stats(name: str) -> Callable[[EpochStats], None] | None:
+        if on_stats is None:
+            return None
+        return lambda s: on_stats(name, s)
 
     epochs_run = 0
     reference = 0.0  # val metric of the trained float model
@@ -140,7 +149,8 @@ def evaluate(
         train(model, data.train, epochs=epochs, lr=lr, weight_decay=weight_decay,
               schedule=schedule, batch_size=budget.batch_size, seed=step_seed,
               on_epoch=phase(name), augment=augment, teacher_logits=teacher_logits,
-              kd_weight=t.kd_weight, kd_temperature=t.kd_temperature, loss=loss)
+              kd_weight=t.kd_weight, kd_temperature=t.kd_temperature, loss=loss,
+              on_stats=stats(name))
 
     start = time.perf_counter()
     fit("train", budget.epochs, t.lr, t.weight_decay, t.schedule, seed)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -20,11 +22,22 @@ from objectives.data.batches import batches
 from objectives.task import Loss
 from spaces.spec import SCHEDULES
 
-__all__ = ["EpochCallback", "NonFiniteLossError", "distill_loss", "make_scheduler", "train",
-           "warm_up"]
+__all__ = ["EpochCallback", "EpochStats", "NonFiniteLossError", "distill_loss", "make_scheduler",
+           "train", "warm_up"]
 
 #: Called after each epoch with the 1-based epoch number and the mean training loss.
 EpochCallback = Callable[[int, float], None]
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """What one epoch cost and reached (for loggers): read once per epoch, never per step."""
+
+    epoch: int
+    loss: float  #: mean training loss
+    lr: float  #: learning rate of the epoch's first step (first parameter group)
+    seconds: float  #: wall time of the epoch's steps
+
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
@@ -81,6 +94,7 @@ def train(
     kd_weight: float = 0.0,
     kd_temperature: float = 4.0,
     loss: Loss | None = None,
+    on_stats: Callable[[EpochStats], None] | None = None,
 ) -> None:
     """Train ``model`` in place with AdamW on ``data`` (in memory on its device, or streamed).
 
@@ -91,6 +105,8 @@ def train(
     indexed with the batch's row positions, so no teacher forward runs per step (with
     augmented inputs they are an approximation: the teacher saw the un-augmented image).
     Distillation needs class logits: with a ``loss`` other than cross-entropy it is refused.
+
+    ``on_stats`` gets each epoch's :class:`EpochStats` before ``on_epoch`` is called.
 
     Raises NonFiniteLossError when an epoch's loss is NaN or infinite.
     """
@@ -117,6 +133,7 @@ def train(
     model.train()
     for epoch in range(1, epochs + 1):
         total = torch.zeros((), device=device)
+        lr_first, started = optimizer.param_groups[0]["lr"], time.perf_counter()
         for idx, x, y in batches(data, batch_size, generator=generator, drop_last=True):
             if augment is not None:
                 x = augment(x, generator)
@@ -137,6 +154,8 @@ def train(
         mean_loss = float(total) / steps_per_epoch
         if not math.isfinite(mean_loss):
             raise NonFiniteLossError(f"training loss became {mean_loss} in epoch {epoch}")
+        if on_stats is not None:  # float(total) above already waited for the epoch's steps
+            on_stats(EpochStats(epoch, mean_loss, float(lr_first), time.perf_counter() - started))
         if on_epoch is not None:
             on_epoch(epoch, mean_loss)
             model.train()  # the callback may have evaluated the model

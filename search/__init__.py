@@ -14,6 +14,7 @@ from search.api import Study
 from search.config import Constraints, SamplerConfig, SpaceConfig, StudyConfig, load_config
 from search.early_stop import EarlyStopping
 from search.errors import ConfigError, DatasetError, FrontierError, StorageError
+from search.tracking import Logging
 from spaces import CNNSpace, MLPSpace, MobileNetSpace, ResNetSpace, create_space, register_space
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Distill",
     "EarlyStopping",
     "FrontierError",
+    "Logging",
     "MLPSpace",
     "MobileNetSpace",
     "ResNetSpace",

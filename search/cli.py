@@ -4,6 +4,7 @@ dashboard, ls."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from search.storage.reaper import worker_id
 from search.storage.urls import DEFAULT_STORAGE, open_storage, redact
 from search.storage.workers import check_multiprocess_storage, run_workers
 from search.study import create_or_load, load_existing, study_names
+from search.tracking.mlflow import log_front_artifacts
 from search.visualization.browser import screenshot
 from search.visualization.dashboard import serve
 from search.visualization.images import write_image, write_images
@@ -46,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
             "jsonl: one JSON event per line on stdout, for scripts"))
         q.add_argument("--quiet", dest="log", action="store_const", const="quiet",
                        help="same as --log quiet")
+        q.add_argument("--tensorboard", metavar="DIR", help=(
+            "log every trial to TensorBoard under DIR/STUDY (overrides [logging] tensorboard)"))
+        q.add_argument("--mlflow", metavar="URI", help=(
+            "log every trial to MLflow, e.g. file:runs/mlruns (overrides [logging] mlflow)"))
 
     def storage_arg(q: argparse.ArgumentParser, default: str | None = DEFAULT_STORAGE) -> None:
         q.add_argument("--storage", default=default, help=(
@@ -158,8 +164,23 @@ def _n_trials(value: int | None) -> int | None:
     return value
 
 
+def _with_logging(cfg: StudyConfig, args: argparse.Namespace, *, stored: bool) -> StudyConfig:
+    """``cfg`` with ``--tensorboard`` / ``--mlflow`` in its ``[logging]`` section."""
+    given = {k: v for k in ("tensorboard", "mlflow") if (v := getattr(args, k)) is not None}
+    if not given:
+        return cfg
+    return dataclasses.replace(cfg, logging=dataclasses.replace(cfg.logging, **given),
+                               stored=stored)
+
+
+def _log_artifacts(study: optuna.Study, cfg: StudyConfig, log: str) -> None:
+    if cfg.logging.mlflow and cfg.logging.mlflow_artifacts:
+        n = log_front_artifacts(study, cfg, cfg.logging.mlflow)
+        _say(log, f"logged the model folders of {n} front trials to MLflow")
+
+
 def _cmd_run(args: argparse.Namespace) -> None:
-    cfg = load_config(args.config)
+    cfg = _with_logging(load_config(args.config), args, stored=False)
     n = _n_trials(args.n_trials)
     url = args.storage or cfg.storage or DEFAULT_STORAGE
     out = Path(args.out) if args.out else cfg.out_dir
@@ -173,18 +194,21 @@ def _cmd_run(args: argparse.Namespace) -> None:
         _optimize(study, cfg, url, n, args.log, out, data)
         return
     failed = run_workers(study, url, args.workers, n or cfg.n_trials,
-                         progress=args.log == "bar", device=cfg.device)
+                         progress=args.log == "bar", device=cfg.device,
+                         extra_args=cfg.logging.worker_args())
     if failed:
         raise FrontierError(f"--workers: {failed} of {args.workers} workers exited with an "
                             "error; their messages are above")
     _say(args.log, f"study {study.study_name!r}: {count_finished(study)} finished trials in "
          f"{redact(url)} ({args.workers} workers)")
+    _log_artifacts(study, cfg, args.log)
     _finish(study, out, args.log)
 
 
 def _cmd_worker(args: argparse.Namespace) -> None:
     n = _n_trials(args.n_trials)
     study, cfg = load_existing(args.storage, args.study, worker=worker_id())
+    cfg = _with_logging(cfg, args, stored=True)
     done = run_study(study, cfg, n_trials=n, log=args.log, threads=args.threads)
     if args.log == "bar":
         print(f"worker {worker_id()}: study {study.study_name!r} holds {done} finished trials")
@@ -193,6 +217,7 @@ def _cmd_worker(args: argparse.Namespace) -> None:
 def _cmd_resume(args: argparse.Namespace) -> None:
     n = _n_trials(args.n_trials)
     study, cfg = load_existing(args.storage, args.study)
+    cfg = _with_logging(cfg, args, stored=True)
     _optimize(study, cfg, args.storage, n, args.log,
               Path(args.out) if args.out else cfg.out_dir)
 
@@ -206,6 +231,7 @@ def _optimize(study: optuna.Study, cfg: StudyConfig, url: str, n: int | None, lo
               f"--study {study.study_name}", file=sys.stderr)
         raise
     _say(log, f"study {study.study_name!r}: {done} finished trials in {redact(url)}")
+    _log_artifacts(study, cfg, log)
     _finish(study, out, log)
 
 

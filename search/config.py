@@ -25,6 +25,7 @@ from search.config_io.toml_writer import dumps
 from search.config_io.user_code import DATA_REFS, resolve_tables, resolve_user_code
 from search.early_stop import EarlyStopping
 from search.errors import ConfigError, FrontierError, reraise_as
+from search.tracking.settings import Logging
 from spaces.domain import domain_values
 from spaces.registry import create_space
 
@@ -117,6 +118,7 @@ class StudyConfig:
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
     distill: Distill = field(default_factory=Distill)
     transfer: Transfer = field(default_factory=Transfer)
+    logging: Logging = field(default_factory=Logging)  # trackers; a resume may log elsewhere
     #: True for a config read back from a study (``search.study.stored_config``): its import
     #: strings stay as stored (canonical since the study was created), and no user code is
     #: imported and no user space built here; the run paths and ``export`` import what they use.
@@ -155,6 +157,7 @@ class StudyConfig:
             "early_stopping": dataclasses.asdict(self.early_stopping),
             "distill": dataclasses.asdict(self.distill),
             "transfer": dataclasses.asdict(self.transfer),
+            "logging": dataclasses.asdict(self.logging),
         }
 
     def to_toml(self) -> str:
@@ -207,7 +210,7 @@ class StudyConfig:
                                            source))
         for name, kind in (("sampler", SamplerConfig), ("constraints", Constraints),
                            ("early_stopping", EarlyStopping), ("distill", Distill),
-                           ("transfer", Transfer)):
+                           ("transfer", Transfer), ("logging", Logging)):
             kwargs[name] = kind(**typed_table(kind, _table(data, name, source), name, source))
         try:
             return cls(**kwargs, stored=stored)
@@ -216,7 +219,7 @@ class StudyConfig:
 
 
 _SECTIONS = ("space", "dataset", "budget", "sampler", "constraints", "early_stopping",
-             "distill", "transfer")
+             "distill", "transfer", "logging")
 
 
 def load_config(path: str | Path) -> StudyConfig:

@@ -12,11 +12,13 @@ from objectives.data import TensorData
 from objectives.distill import load_teacher, teacher_logits
 from objectives.metrics import macs, score
 from objectives.pipeline import evaluate, project_compressed
+from objectives.train import EpochStats
 from objectives.transfer import load_matching
 from search.config import StudyConfig
 from search.early_stop import CURVE_ATTR, STOPPED_VALUES_ATTR, ParetoStopper, checkpoint_epochs
 from search.storage.artifacts import save_weights
 from search.storage.reaper import WORKER_ATTR, worker_id
+from search.tracking.tracker import Tracker
 from spaces.registry import Space, spec_json
 from spaces.spec import Spec
 
@@ -38,11 +40,12 @@ EpochProgress = Callable[[int, str, int, int, int], None]
 
 class _Monitor:
     """Reports epochs, records the validation metric (``val_accuracy``: accuracy, or the
-    study's ``[dataset] metric``) at checkpoints and applies the early-stopping rule."""
+    study's ``[dataset] metric``) at checkpoints and applies the early-stopping rule. With a
+    tracker on, every epoch is scored and logged with its loss, lr and seconds."""
 
     def __init__(self, cfg: StudyConfig, spec: Spec, data: TensorData,
-                 stopper: ParetoStopper | None, trial: int, progress: EpochProgress | None
-                 ) -> None:
+                 stopper: ParetoStopper | None, trial: int, progress: EpochProgress | None,
+                 tracker: Tracker | None = None) -> None:
         self.cfg, self.spec, self.data, self.stopper = cfg, spec, data, stopper
         self.trial, self.progress = trial, progress
         b = cfg.budget
@@ -53,6 +56,20 @@ class _Monitor:
         self.curve: dict[str, float] = {}
         self.stop_reason: str | None = None
         self.stopped_at: dict[str, float] = {}
+        self.tracker = tracker
+        self.stats: EpochStats | None = None
+
+    def on_stats(self, phase: str, stats: EpochStats) -> None:
+        """Keep the epoch's loss, lr and seconds for the logger (``__call__`` follows)."""
+        self.stats = stats
+
+    def _log(self, phase: str, acc: float) -> None:
+        assert self.tracker is not None
+        s, self.stats = self.stats, None
+        values = {"val_accuracy": acc}
+        if s is not None:
+            values.update(loss=s.loss, lr=s.lr, epoch_seconds=s.seconds)
+        self.tracker.epoch(self.trial, phase, self.done, values)
 
     def __call__(self, phase: str, epoch: int, model: nn.Module) -> None:
         if epoch == 0:  # the phase is skipped (compression cost at most the tolerance)
@@ -62,14 +79,21 @@ class _Monitor:
             self.done += 1
         if self.progress is not None:
             self.progress(self.trial, phase, epoch, self.done, self.total)
-        if epoch == 0 or not self.cfg.early_stopping.record_curves:
+        logging = self.tracker is not None and self.tracker.enabled
+        if epoch == 0 or not (self.cfg.early_stopping.record_curves or logging):
             return
         # after the first fine-tune epoch (a pruning that broke the model shows there) and the last
         in_prune = phase == "prune" and epoch in (1, self.cfg.budget.finetune_epochs)
-        if not ((phase == "train" and epoch in self.train_points) or in_prune):
+        checkpoint = self.cfg.early_stopping.record_curves and (
+            (phase == "train" and epoch in self.train_points) or in_prune)
+        if not (checkpoint or logging):
             return
         point = f"{phase}:{epoch}"
-        acc = score(model, self.data.val, self.data.metric)
+        acc = score(model, self.data.val, self.data.metric)  # one score serves both
+        if logging:
+            self._log(phase, acc)
+        if not checkpoint:
+            return
         self.curve[point] = acc
         if self.stopper is None or not self.stopper.ready(point):
             return
@@ -87,8 +111,9 @@ class Objective:
     """Callable objective for ``study.optimize``; returns the configured objective values."""
 
     def __init__(self, cfg: StudyConfig, space: Space, data: TensorData,
-                 progress: EpochProgress | None = None) -> None:
+                 progress: EpochProgress | None = None, tracker: Tracker | None = None) -> None:
         self.cfg = cfg
+        self.tracker = tracker or Tracker()
         self.space = space
         self.data = data
         self.progress = progress
@@ -139,14 +164,17 @@ class Objective:
             spec = self.space.sample(trial)  # a user builder may fail on this candidate
             trial.set_user_attr(SPEC_ATTR, spec_json(self.space, spec))
             monitor = _Monitor(self.cfg, spec, self.data, self._stopper(trial), trial.number,
-                               self.progress)
+                               self.progress, self.tracker)
+            self.tracker.trial_start(trial.number, trial.params)
             logits = self._teacher_logits() if spec.train.kd_weight > 0 else None
             if logits is not None:
                 trial.set_user_attr(TEACHER_ATTR, self._teacher_info)
             measured, model = evaluate(self.space, spec, self.data, self.cfg.budget,
                                        seed=self.cfg.seed + trial.number, on_epoch=monitor,
                                        init=init if self.cfg.transfer.checkpoint else None,
-                                       teacher_logits=logits)
+                                       teacher_logits=logits,
+                                       on_stats=monitor.on_stats if self.tracker.enabled
+                                       else None)
             if transfer:
                 trial.set_user_attr(TRANSFER_ATTR, transfer)
         except optuna.TrialPruned:
@@ -155,9 +183,13 @@ class Objective:
             trial.set_user_attr(CURVE_ATTR, monitor.curve)
             trial.set_user_attr(STOP_REASON, monitor.stop_reason)
             self._keep_for_sampler(trial, monitor.stopped_at)
+            self.tracker.trial_end(trial.number, "STOPPED", trial.params, {},
+                                   monitor.stop_reason)
             raise
         except Exception as err:
             trial.set_user_attr(FAIL_REASON, f"{type(err).__name__}: {err}"[:500])
+            self.tracker.trial_end(trial.number, "FAIL", trial.params, {},
+                                   f"{type(err).__name__}: {err}"[:500])
             raise
         assert monitor is not None
         metrics = measured.as_dict()
@@ -169,4 +201,5 @@ class Objective:
             trial.set_constraint(key, value)
         # One storage write for all metrics keeps the per-trial overhead small.
         trial.set_user_attr(METRICS_ATTR, metrics)
+        self.tracker.trial_end(trial.number, "COMPLETE", trial.params, metrics, None)
         return tuple(float(metrics[name]) for name in self.cfg.objectives)

@@ -30,8 +30,9 @@ from search.objective import FAIL_REASON, Objective
 from search.progress import make_reporter
 from search.storage.artifacts import remember_store
 from search.storage.claim import Claim, claim_for
-from search.storage.reaper import reap_dead_trials
+from search.storage.reaper import reap_dead_trials, worker_id
 from search.study import remember_shape
+from search.tracking.tracker import make_tracker
 from spaces.locate import locate
 from spaces.registry import Space, create_space
 from spaces.user import ModelSpace, check_builder
@@ -175,9 +176,14 @@ def run_study(
     remember_shape(study, data.input_shape, data.num_classes)
     warm_up()
     reporter = make_reporter(log or ("bar" if progress else "quiet"))
-    objective = Objective(cfg, space, data, progress=reporter.epoch)
     guard = _FailureGuard(max_failures_in_a_row)
     claim = claim_for(study)
+    claim.acquire()  # one MLflow study run, even when workers start together
+    try:
+        tracker = make_tracker(cfg.logging, study, worker_id())
+    finally:
+        claim.release()
+    objective = Objective(cfg, space, data, progress=reporter.epoch, tracker=tracker)
     claimed = _Claimed(objective, claim)
     reporter.start(study, finished, target)
     last: list[FrozenTrial] = []
@@ -198,6 +204,8 @@ def run_study(
                 trial = last.pop()
                 finished += trial.state in FINISHED
                 reporter.trial(study, trial, finished)
+                if trial.state in FINISHED:
+                    tracker.study_update(study)
             if step == "done":
                 return finished
             if step == "wait":
@@ -209,4 +217,5 @@ def run_study(
                     f"last reason: {guard.last_reason}"
                 )
     finally:
+        tracker.close()
         reporter.close(finished)

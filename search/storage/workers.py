@@ -54,15 +54,18 @@ def gpu_envs(workers: int, device: str, gpus: list[str]) -> list[dict[str, str]]
 
 
 def run_workers(study: optuna.Study, url: str, workers: int, target: int, *,
-                progress: bool = True, device: str = "cpu") -> int:
+                progress: bool = True, device: str = "cpu",
+                extra_args: list[str] | None = None) -> int:
     """Start ``workers`` processes of ``python -m search worker`` and wait for all of them.
 
     Each worker gets ``cpu_count // workers`` torch threads and, for a CUDA study, its own GPU
-    (see :func:`gpu_envs`). Returns the number of workers that exited with an error.
+    (see :func:`gpu_envs`); ``extra_args`` are added to each worker's command line (e.g.
+    ``--tensorboard DIR``). Returns the number of workers that exited with an error.
     """
     threads = threads_per_worker(workers)
     cmd = [sys.executable, "-m", "search", "worker", "--storage", url, "--study",
-           study.study_name, "--n-trials", str(target), "--threads", str(threads), "--quiet"]
+           study.study_name, "--n-trials", str(target), "--threads", str(threads), "--quiet",
+           *(extra_args or [])]
     envs = gpu_envs(workers, device, visible_gpus() if device != "cpu" else [])
     procs = [subprocess.Popen(cmd, env={**os.environ, **extra} if extra else None)
              for extra in envs]
