@@ -132,12 +132,12 @@ class Study:
         ``(study, trial)``; ``log``: ``"bar"``, ``"quiet"`` or ``"jsonl"``. Returns the number
         of finished trials. As in the CLI, the data and a user builder are checked before a new
         study is written, and Optuna's own log lines are held back."""
-        data = prepare(self._config)[0] if self._study is None else None
+        data, space = prepare(self._config) if self._study is None else (None, None)
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         try:
             return run_study(self.optuna, self._config, n_trials=n_trials, timeout=timeout,
-                             callbacks=callbacks, log=log, data=data)
+                             callbacks=callbacks, log=log, data=data, space=space)
         finally:
             optuna.logging.set_verbosity(verbosity)
 

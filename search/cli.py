@@ -32,6 +32,7 @@ from search.visualization.dashboard import serve
 from search.visualization.images import write_image, write_images
 from search.visualization.pareto_plot import pareto_figure, write_html
 from search.visualization.report import report_figures, write_report
+from spaces.registry import Space
 
 __all__ = ["main"]
 
@@ -188,10 +189,10 @@ def _cmd_run(args: argparse.Namespace) -> None:
         raise ConfigError(f"--workers: {args.workers} must be >= 1")
     if args.workers > 1:
         check_multiprocess_storage(url)
-    data, _ = prepare(cfg)  # data, checkpoint and a user builder, before the study is written
+    data, space = prepare(cfg)  # data, checkpoint, a user builder: before the study is written
     study = create_or_load(cfg, url)
     if args.workers == 1:
-        _optimize(study, cfg, url, n, args.log, out, data)
+        _optimize(study, cfg, url, n, args.log, out, (data, space))
         return
     failed = run_workers(study, url, args.workers, n or cfg.n_trials,
                          progress=args.log == "bar", device=cfg.device,
@@ -223,9 +224,10 @@ def _cmd_resume(args: argparse.Namespace) -> None:
 
 
 def _optimize(study: optuna.Study, cfg: StudyConfig, url: str, n: int | None, log: str,
-              out: Path, data: TensorData | None = None) -> None:
+              out: Path, prepared: tuple[TensorData, Space] | None = None) -> None:
+    data, space = prepared or (None, None)
     try:
-        done = run_study(study, cfg, n_trials=n, log=log, data=data)
+        done = run_study(study, cfg, n_trials=n, log=log, data=data, space=space)
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: frontier resume --storage {redact(url)} "
               f"--study {study.study_name}", file=sys.stderr)

@@ -187,9 +187,9 @@ class Objective:
                                    monitor.stop_reason)
             raise
         except Exception as err:
-            trial.set_user_attr(FAIL_REASON, f"{type(err).__name__}: {err}"[:500])
-            self.tracker.trial_end(trial.number, "FAIL", trial.params, {},
-                                   f"{type(err).__name__}: {err}"[:500])
+            reason = f"{type(err).__name__}: {err}"[:500]
+            trial.set_user_attr(FAIL_REASON, reason)
+            self.tracker.trial_end(trial.number, "FAIL", trial.params, {}, reason)
             raise
         assert monitor is not None
         metrics = measured.as_dict()

@@ -152,18 +152,22 @@ def run_study(
     timeout: float | None = None,
     log: str | None = None,
     data: TensorData | None = None,
+    space: Space | None = None,
 ) -> int:
     """Optimize until ``study`` holds ``n_trials`` (default ``cfg.n_trials``) finished trials.
 
     Never overshoots: with several workers, a worker whose remaining trials are all running
     elsewhere waits for them. With ``timeout`` (seconds) no trial starts after that time, as in
     ``study.optimize``. ``log`` is a mode of ``search.progress`` (default: ``bar``, or
-    ``quiet`` when ``progress`` is False). ``data``: the study's data, when already loaded
-    (see :func:`prepare`). Returns the number of finished trials. Checks first that the study
+    ``quiet`` when ``progress`` is False). ``data``: the study's data, when already loaded;
+    with ``space`` too, the pair :func:`prepare` returned, so nothing is checked again.
+    Returns the number of finished trials. Checks first that the study
     can run here (:func:`check_runnable`), even when it has reached its target. Raises
     FrontierError when ``max_failures_in_a_row`` trials of this process fail in a row.
     """
-    check_runnable(cfg, with_data=data is None)
+    prepared = data is not None and space is not None
+    if not prepared:
+        check_runnable(cfg, with_data=data is None)
     deadline = time.monotonic() + timeout if timeout is not None else float("inf")
     target = n_trials or cfg.n_trials
     step, finished = _next_step(study, target)
@@ -171,7 +175,8 @@ def run_study(
         return finished
     if threads:
         torch.set_num_threads(threads)
-    data, space = prepare(cfg, data)
+    if data is None or space is None:
+        data, space = prepare(cfg, data)
     remember_store(study, cfg.out_dir)
     remember_shape(study, data.input_shape, data.num_classes)
     warm_up()
