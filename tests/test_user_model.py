@@ -213,16 +213,22 @@ def test_a_builder_failing_on_one_candidate_fails_that_trial_only(workdir: Path)
 
 def test_workers_then_report_and_export_from_another_folder(tmp_path: Path) -> None:
     toml = _project(tmp_path, n=4, data=True)  # the user's model and the user's data
-    done = _cli("run", str(toml), "--storage", "runs/mine.log", "--workers", "2", "--log",
-                "quiet", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    run = subprocess.Popen([sys.executable, "-m", "search", "run", str(toml), "--storage",
+                            "runs/mine.log", "--workers", "2", "--log", "quiet"], cwd=tmp_path,
+                           env=ENV, stderr=subprocess.PIPE, text=True)
+    _, err = run.communicate(timeout=600)
+    assert run.returncode == 0, err
     storage = str(tmp_path / "runs" / "mine.log")
     study = optuna.load_study(study_name="mine", storage=open_storage(storage))
     stored = study.user_attrs["frontier_config"]
     assert stored["dataset"]["source"] == f"{(tmp_path / 'proj' / 'user_data.py').resolve()}:load"
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     assert len(complete) == 4
-    assert len({t.user_attrs["worker"] for t in study.trials}) == 2
+    # Every trial ran in a worker process, none in `run` itself. Which of the two workers takes
+    # how many is up to the scheduler (one may claim all four before the other has imported
+    # torch), so the count of distinct workers is not asserted here; tests/test_workers.py is.
+    pids = {int(str(t.user_attrs["worker"]).rsplit(":", 1)[1]) for t in study.trials}
+    assert 1 <= len(pids) <= 2 and run.pid not in pids
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     report = _cli("report", "--storage", storage, "--study", "mine", "--out", "r.html",
