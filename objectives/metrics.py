@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from objectives.compress.packing import packed_size
 from objectives.compress.prune import prunable_layers
 from objectives.data import DataSplit
 from objectives.data.batches import batches
@@ -19,19 +20,15 @@ from objectives.task import metric_fn
 
 __all__ = [
     "accuracy",
-    "compressed_size",
+    "effective_state",
     "latency_ms",
     "macs",
     "nonzero_params",
     "predict",
     "score",
     "size_bytes",
-    "split_parameters",
+    "weight_bits",
 ]
-
-SCALE_BYTES = 4  # one float32 scale per output channel of a quantized weight
-FLOAT_BYTES = 4  # everything not quantized is stored as float32
-
 
 @torch.no_grad()
 def accuracy(model: nn.Module, split: DataSplit, batch_size: int = 2048) -> float:
@@ -74,47 +71,33 @@ def nonzero_params(model: nn.Module) -> int:
     return int(sum(int(torch.count_nonzero(p)) for p in model.parameters()))
 
 
-def split_parameters(model: nn.Module) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
-    """Effective weights of the prunable layers (masks and quantization applied, if any), and
-    every other parameter (biases, batch-norm affines)."""
-    layers = prunable_layers(model)
-    weights = {name: layer.weight for name, layer in layers.items()}
-    owned = set()
-    for layer in layers.values():
-        if parametrize.is_parametrized(layer, "weight"):
-            owned.add(id(getattr(layer.parametrizations, "weight").original))  # noqa: B009
-        else:
-            owned.add(id(layer.weight))
-    return weights, [p for p in model.parameters() if id(p) not in owned]
+def effective_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``model``'s state dict as it would be stored: a parametrized weight (pruning mask,
+    fake quantization) at its effective value under ``<layer>.weight``, the parametrization's
+    internals (original weight, mask) left out. After ``bake`` this is the plain state dict."""
+    state = {k: v for k, v in model.state_dict().items() if ".parametrizations." not in k}
+    for name, module in model.named_modules():
+        if parametrize.is_parametrized(module, "weight"):
+            state[f"{name}.weight" if name else "weight"] = module.weight.detach() + 0.0
+    return state
 
 
-def compressed_size(weights: Mapping[str, torch.Tensor], others: Iterable[torch.Tensor],
-                    bits: int | Mapping[str, int]) -> int:
-    """Bytes of prunable ``weights`` at their bits plus ``others`` at float32 (see
-    :func:`size_bytes`)."""
-    total_bits = 0
-    for name, weight in weights.items():
-        b = bits if isinstance(bits, int) else bits.get(name, 32)
-        nonzero = int(torch.count_nonzero(weight))
-        if b < 32:
-            total_bits += nonzero * b + weight.shape[0] * SCALE_BYTES * 8
-        else:
-            total_bits += nonzero * FLOAT_BYTES * 8
-    total_bits += sum(int(torch.count_nonzero(p)) for p in others) * FLOAT_BYTES * 8
-    return math.ceil(total_bits / 8)
+def weight_bits(model: nn.Module, bits: int | Mapping[str, int]) -> dict[str, int]:
+    """Bits of each prunable layer's weight keyed by its state-dict key (``<layer>.weight``),
+    from one width for all or a width per layer name (layers not named: 32)."""
+    return {f"{name}.weight": bits if isinstance(bits, int) else bits.get(name, 32)
+            for name in prunable_layers(model)}
 
 
 def size_bytes(model: nn.Module, bits: int | Mapping[str, int]) -> int:
-    """Storage size: quantized weights at their bits plus stated overhead.
-
-    For every prunable layer (conv/linear weight) at ``b < 32`` bits:
-    ``nonzero × b / 8`` bytes plus one float32 scale per output channel. Weights at 32 bits and
-    every other parameter (biases, batch-norm affines) count ``nonzero × 4`` bytes. Zeros are
-    free (sparse storage; index overhead is not counted). Batch-norm running statistics are
-    buffers that fold into the conv at export and are not counted.
-    """
-    weights, others = split_parameters(model)
-    return compressed_size(weights, others, bits)
+    """Bytes of the packed weights file of ``model`` (``objectives.compress.packing``): every
+    entry of its state dict, prunable weights at their ``bits`` (bit-packed codes and
+    per-channel float32 scales), everything else (biases, batch-norm affines and running
+    statistics) at its dtype, zeros left out behind the cheapest index per tensor (dense,
+    bitmap or run lengths), index and record headers counted. Only the file's fixed
+    container header (under 512 bytes, the same for every model) is not included. Computed
+    without writing anything."""
+    return packed_size(effective_state(model), weight_bits(model, bits))
 
 
 @torch.no_grad()
@@ -153,12 +136,12 @@ def macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
 @torch.no_grad()
 def latency_ms(model: nn.Module, input_shape: tuple[int, ...], reps: int = 10,
-               warmup: int = 3) -> float:
-    """Median wall time in milliseconds of a batch-1 forward pass (after ``warmup`` runs), on the
-    device of the model's parameters (CPU for a model without any, e.g. a converted int8 one)."""
+               warmup: int = 3, batch: int = 1) -> float:
+    """Median wall time in milliseconds of a forward pass on ``batch`` inputs (after ``warmup``
+    runs), on the device of the model's parameters (CPU for a model without any)."""
     first = next(model.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
-    x = torch.zeros((1, *input_shape), device=device)
+    x = torch.zeros((batch, *input_shape), device=device)
     model.eval()
     times = []
     for i in range(warmup + reps):

@@ -8,9 +8,10 @@ import optuna
 import torch
 from torch import nn
 
+from objectives.compress.plan import bits_by_layer
 from objectives.data import TensorData
 from objectives.distill import load_teacher, teacher_logits
-from objectives.metrics import macs, score
+from objectives.metrics import macs, score, weight_bits
 from objectives.pipeline import evaluate, project_compressed
 from objectives.train import EpochStats
 from objectives.transfer import load_matching
@@ -196,7 +197,8 @@ class Objective:
         if self.cfg.early_stopping.record_curves:
             monitor.curve["final"] = measured.val_accuracy
             trial.set_user_attr(CURVE_ATTR, monitor.curve)
-        save_weights(trial, model, self.cfg.out_dir)
+        save_weights(trial, model, self.cfg.out_dir,
+                     weight_bits(model, bits_by_layer(model, spec.compress)))
         for key, value in self.cfg.constraints.violations(metrics).items():
             trial.set_constraint(key, value)
         # One storage write for all metrics keeps the per-trial overhead small.

@@ -2,6 +2,9 @@ import torch
 from torch import nn
 
 from objectives import metrics
+from objectives.compress.packing import pack, unpack
+from objectives.compress.prune import prunable_layers
+from objectives.compress.quantize import attach, bake, fake_quantize
 from objectives.data import Split
 
 
@@ -19,16 +22,53 @@ def test_nonzero_params() -> None:
     assert metrics.nonzero_params(_tiny()) == 18 - 9 + 2 + 96 + 3
 
 
-def test_size_bytes_hand_computed() -> None:
+def _quantized(bits: int | dict[str, int]) -> nn.Module:
+    """_tiny() with its conv and linear weights on their ``bits`` grid, as a trial stores them."""
     model = _tiny()
-    # 4 bits: conv 9 nonzero * 4 bits + 2 scales * 32 bits; linear 96 * 4 + 3 scales * 32;
-    # biases 5 * 32 bits.
-    expected_bits = 9 * 4 + 2 * 32 + 96 * 4 + 3 * 32 + 5 * 32
-    assert metrics.size_bytes(model, 4) == (expected_bits + 7) // 8
-    assert metrics.size_bytes(model, 32) == (9 + 2 + 96 + 3) * 4
-    per_layer = {"0": 8, "2": 2}
-    expected = 9 * 8 + 2 * 32 + 96 * 2 + 3 * 32 + 5 * 32
-    assert metrics.size_bytes(model, per_layer) == (expected + 7) // 8
+    with torch.no_grad():
+        for name, b in metrics.weight_bits(model, bits).items():
+            w = model.get_parameter(name)
+            w.copy_(fake_quantize(w, b))
+    return model
+
+
+def _file_bytes(model: nn.Module, bits: int | dict[str, int]) -> int:
+    data = pack(model.state_dict(), metrics.weight_bits(model, bits))
+    return len(data) - (8 + int.from_bytes(data[:8], "little"))  # less the safetensors header
+
+
+def test_size_bytes_is_the_packed_file_it_describes() -> None:
+    for bits in (2, 4, 8, 32, {"0": 8, "2": 2}):
+        model = _quantized(bits)
+        assert metrics.size_bytes(model, bits) == _file_bytes(model, bits)
+        assert torch.equal(unpack(pack(model.state_dict(), metrics.weight_bits(model, bits)),
+                                  model.state_dict())["2.weight"], model[2].weight)
+    sizes = [metrics.size_bytes(_quantized(b), b) for b in (2, 4, 8, 32)]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 4
+    # 32 bits: 9 + 96 nonzero weights and 5 biases at 4 bytes each, plus a conv bitmap and headers
+    assert (9 + 96 + 5) * 4 < sizes[-1] < (9 + 96 + 5) * 4 + 16
+    # 4 bits: the 105 weight codes take 53 bytes, 5 scales 20, biases 20: about 93 bytes
+    assert 93 <= sizes[1] < 93 + 16
+
+
+def test_zeros_cost_their_index() -> None:
+    model = _quantized(4)
+    dense = metrics.size_bytes(model, 4)
+    with torch.no_grad():
+        model[2].weight[:, ::2] = 0.0  # half the linear weights pruned
+    sparse = metrics.size_bytes(model, 4)
+    assert sparse < dense  # 48 codes of 4 bits dropped ...
+    assert sparse > dense - 48 * 4 // 8  # ... but a 96-bit bitmap now says where the rest are
+
+
+def test_size_bytes_before_and_after_bake() -> None:
+    model = _quantized(4)
+    masks = {name: (layer.weight != 0).float() for name, layer in prunable_layers(model).items()}
+    attach(model, masks, 4)
+    before = metrics.size_bytes(model, 4)
+    assert "0.weight" in metrics.effective_state(model)
+    bake(model)
+    assert metrics.size_bytes(model, 4) == before
 
 
 def test_macs_hand_computed() -> None:

@@ -24,13 +24,22 @@ def _hand_model() -> nn.Sequential:
 
 def test_per_layer_bits_size_is_hand_computed() -> None:
     model = _hand_model()
-    # conv at 4 bits: 14 × 4 bits + 2 float32 scales; linear at 8 bits: 12 × 8 bits + 3 scales;
-    # biases float32: (1 + 3) × 4 bytes
-    by_hand = (14 * 4 + 2 * 32 + 12 * 8 + 3 * 32) / 8 + 4 * 4
-    assert size_bytes(model, {"0": 4, "2": 8}) == by_hand == 55  # (56 + 64 + 96 + 96) / 8 + 16
-    # a layer at 32 bits counts 4 bytes per nonzero weight and no scales
-    assert size_bytes(model, {"0": 32, "2": 8}) == (14 * 32 + 12 * 8 + 3 * 32) / 8 + 16
-    assert size_bytes(model, 4) == (14 * 4 + 2 * 32 + 12 * 4 + 3 * 32) / 8 + 16
+    # The packed file, record by record (objectives.compress.packing): a kind byte; quantized:
+    # a bits byte and a float32 scale per output channel; then the cheaper of dense codes and
+    # a bitmap with the nonzero codes (bit-packed, rounded up to whole bytes).
+    def codes(numel: int, nonzero: int, bits: int) -> int:
+        return min(numel * bits, numel + nonzero * bits) // 8 + (
+            min(numel * bits, numel + nonzero * bits) % 8 > 0)
+
+    conv4 = 1 + 1 + 2 * 4 + codes(18, 14, 4)  # 19: dense 72 bits beats a 74-bit bitmap
+    conv32 = 1 + codes(18, 14, 32)  # 60: 18-bit bitmap + 14 floats
+    conv_bias = 1 + codes(2, 1, 32)  # 6: one zero bias left out behind a 2-bit bitmap
+    lin8 = 1 + 1 + 3 * 4 + codes(24, 12, 8)  # 29: half pruned, the bitmap wins
+    lin4 = 1 + 1 + 3 * 4 + codes(24, 12, 4)  # 23
+    lin_bias = 1 + codes(3, 3, 32)  # 13
+    assert size_bytes(model, {"0": 4, "2": 8}) == conv4 + conv_bias + lin8 + lin_bias == 67
+    assert size_bytes(model, {"0": 32, "2": 8}) == conv32 + conv_bias + lin8 + lin_bias
+    assert size_bytes(model, 4) == conv4 + conv_bias + lin4 + lin_bias
 
 
 def test_layer_bits_map_follows_prunable_layer_order() -> None:

@@ -72,9 +72,9 @@ def test_complete_trials_keep_their_weights(workdir: Path) -> None:
     study = create_or_load(cfg)
     run_study(study, cfg, progress=False)
     for t in study.trials:
-        state = load_state_dict(t, cfg.out_dir)
         _, spec = load_spec(t.user_attrs["spec"])
         model = create_space("cnn").build(spec, (1, 8, 8), 10)
+        state = load_state_dict(t, cfg.out_dir, model.state_dict())  # packed: needs the layout
         model.load_state_dict(state)
         nonzero = sum(int(torch.count_nonzero(p)) for p in model.parameters())
         assert nonzero == t.user_attrs["metrics"]["params"]

@@ -1,5 +1,5 @@
-"""Compression of a trained model: pruning (unstructured or structured) and quantization; the
-int8 export path (``objectives.compress.int8``) is imported on its own."""
+"""Compression of a trained model: pruning (unstructured or structured), quantization, and the
+packed file of the compressed weights (``objectives.compress.packing``)."""
 
 from objectives.compress.plan import apply_pruning, bits_by_layer, replay_pruning
 from objectives.compress.prune import prunable_layers, prune_magnitude

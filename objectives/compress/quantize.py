@@ -128,7 +128,13 @@ def attach_act_quant(model: nn.Module, bits: int, names: list[str]) -> dict[str,
 
 
 def bake(model: nn.Module) -> None:
-    """Replace every parametrized weight by its masked, quantized value (plain tensors again)."""
+    """Replace every parametrized weight by its masked, quantized value (plain tensors again).
+    A masked negative weight is -0.0; it is stored as +0.0 (the same number), so that a zero
+    has one bit pattern and the packed file (``objectives.compress.packing``) leaves it out."""
     for module in list(model.modules()):
         if parametrize.is_parametrized(module, "weight"):
             parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+            weight = module.weight
+            assert isinstance(weight, torch.Tensor)
+            with torch.no_grad():
+                weight.add_(0.0)

@@ -1,4 +1,6 @@
-"""Each complete trial keeps its compressed weights in Optuna's file-system artifact store.
+"""Each complete trial keeps its compressed weights, packed (``objectives.compress.packing``:
+bit-packed codes, per-channel scales, pruned zeros left out), in Optuna's file-system artifact
+store.
 
 The store lives in ``<output_dir>/artifacts`` (share that folder, or point several machines at
 the same path, when workers run elsewhere); the artifact id is recorded on the trial by Optuna.
@@ -7,12 +9,15 @@ the same path, when workers run elsewhere); the artifact id is recorded on the t
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import optuna
 import torch
 from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 from torch import nn
+
+from objectives.compress.packing import is_packed, load_packed, save_packed
 
 __all__ = ["ARTIFACTS_ATTR", "WEIGHTS_ATTR", "artifact_store", "load_state_dict",
            "remember_store", "save_weights", "stored_out_dir"]
@@ -46,27 +51,35 @@ def artifact_store(out_dir: str | Path, *, create: bool = True) -> FileSystemArt
     return FileSystemArtifactStore(str(base))
 
 
-def save_weights(trial: optuna.Trial, model: nn.Module, out_dir: str | Path) -> str:
-    """Upload ``model``'s state dict as an artifact of ``trial``; returns the artifact id."""
+def save_weights(trial: optuna.Trial, model: nn.Module, out_dir: str | Path,
+                 bits: Mapping[str, int]) -> str:
+    """Upload ``model``'s state dict as an artifact of ``trial``, packed
+    (``objectives.compress.packing``: ``bits`` per state-dict key of a quantized weight);
+    returns the artifact id."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"trial_{trial.number}.pt"
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
+        path = Path(tmp) / f"trial_{trial.number}.safetensors"
+        save_packed(path, state, bits)
         artifact_id = upload_artifact(artifact_store=artifact_store(out_dir), file_path=str(path),
                                       study_or_trial=trial)
     trial.set_user_attr(WEIGHTS_ATTR, artifact_id)
     return artifact_id
 
 
-def load_state_dict(trial: optuna.trial.FrozenTrial, out_dir: str | Path
-                    ) -> dict[str, torch.Tensor]:
-    """The stored state dict of ``trial`` (loaded with ``weights_only=True``)."""
+def load_state_dict(trial: optuna.trial.FrozenTrial, out_dir: str | Path,
+                    template: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The stored state dict of ``trial``, unpacked along ``template`` (the state dict of the
+    model rebuilt from the trial's spec: keys, shapes, dtypes). Weights stored by Frontier
+    before the packed format (a ``torch.save`` file) load with ``weights_only=True``."""
     artifact_id = trial.user_attrs.get(WEIGHTS_ATTR)
     if artifact_id is None:
         raise ValueError(f"trial {trial.number}: no stored weights (only complete trials "
                          "keep theirs)")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "weights.pt"
+        path = Path(tmp) / "weights"
         download_artifact(artifact_store=artifact_store(out_dir, create=False),
                           file_path=str(path), artifact_id=str(artifact_id))
+        if is_packed(path):
+            return load_packed(path, template)
         state: dict[str, torch.Tensor] = torch.load(path, weights_only=True)
     return state
