@@ -9,7 +9,8 @@ Seeds 0, 1, 2; mean ± std of test accuracy. Three tables:
 2. Pruning: a fixed CNN 32-32 unpruned, and unstructured (global magnitude) vs structured
    (group L1, Torch-Pruning) pruning at 50 % and 80 %, full precision: params, size_bytes, MACs
    and batch-1 CPU latency (median of 50 runs, one thread).
-3. Int8: the CNN 32-32 at 8 bits (fake-quant QAT) vs its torch.ao int8 export.
+3. Int8: the CNN 32-32 at 8 bits (fake-quant QAT) vs its ONNX Runtime float32 and static int8
+   (QDQ) exports (``objectives.deploy``), batch-1 CPU latency of each.
 The CPU is shared with other jobs, so latencies are indicative; ratios are steadier.
 """
 
@@ -21,9 +22,12 @@ from dataclasses import replace
 
 import torch
 
-from objectives.compress.int8 import compare_int8
 from objectives.data import DataConfig, load_dataset
+from objectives.data.batches import first_inputs
+from objectives.deploy import compare, quantize_int8, session, to_onnx
+from objectives.deploy.runtime import latency_ms as ort_latency_ms
 from objectives.distill import Distill, load_teacher, teacher_logits
+from objectives.metrics import latency_ms
 from objectives.pipeline import Budget, evaluate
 from spaces import CNNSpec, CompressSpec, TrainSpec, create_space
 
@@ -65,14 +69,19 @@ def main() -> None:
               f"{runs[0].size_bytes} | {runs[0].macs} | "
               f"{statistics.median(m.latency_ms for m in runs):.3f} |")
 
-    print("\n| CNN 32-32, 8 bits | fake-quant acc | int8 acc | float ms | int8 ms |\n"
-          "|---|---|---|---|---|")
+    print("\n| CNN 32-32, 8 bits | fake-quant acc | ORT int8 acc | PyTorch ms | ORT fp32 ms | "
+          "ORT int8 ms |\n|---|---|---|---|---|---|")
     for s in SEEDS:
         _, model = evaluate(space, CNNSpec((32, 32), compress=CompressSpec(bits=8)), data,
                             replace(BUDGET, latency_reps=0), seed=s)
-        c = compare_int8(model, data.test, data.train.x[:512], data.input_shape, reps=50)
-        print(f"| seed {s} | {c.fake_quant_accuracy:.3f} | {c.int8_accuracy:.3f} | "
-              f"{c.float_latency_ms:.3f} | {c.int8_latency_ms:.3f} |")
+        fp32 = to_onnx(model, first_inputs(data.test, 2))
+        int8 = session(quantize_int8(fp32, first_inputs(data.train, 512)))
+        c = compare(model, int8, data.test)
+        shape = data.input_shape
+        print(f"| seed {s} | {c['torch_score']:.3f} | {c['onnx_score']:.3f} | "
+              f"{latency_ms(model, shape, reps=50):.3f} | "
+              f"{ort_latency_ms(session(fp32), shape, reps=50):.3f} | "
+              f"{ort_latency_ms(int8, shape, reps=50):.3f} |")
     print(f"\n({time.perf_counter() - start:.0f} s in all)")
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from objectives import metrics
+from objectives.compress.packing import packed_size
 from objectives.compress.plan import apply_pruning, bits_by_layer
 from objectives.compress.prune import prunable_layers
 from objectives.compress.quantize import (
@@ -36,13 +37,18 @@ from objectives.compress.quantize import (
 )
 from objectives.data import TensorData
 from objectives.data.augment import augment_fn
+from objectives.data.batches import first_inputs
+from objectives.deploy.latency import deployed_latency_ms
 from objectives.task import loss_fn
 from objectives.train import EpochStats, train
 from spaces.registry import Space
 from spaces.spec import Spec
 
-__all__ = ["Budget", "Measured", "PhaseCallback", "StatsCallback", "evaluate",
-           "project_compressed"]
+__all__ = ["CALIBRATION_INPUTS", "Budget", "Measured", "PhaseCallback", "StatsCallback",
+           "evaluate", "project_compressed"]
+
+#: Training inputs that calibrate an int8 model's activation ranges.
+CALIBRATION_INPUTS = 512
 
 #: Called after each epoch with (phase, epoch, model); phase is "train", "prune" or "qat".
 #: It may evaluate the model, and may raise to stop the candidate. Epoch 0 of "prune" or "qat"
@@ -62,6 +68,10 @@ class Budget:
     batch_size: int = 64
     finetune_lr_scale: float = 0.1
     latency_reps: int = 10
+    #: What the latency objective times: "torch" (the PyTorch model), "onnxruntime" (its ONNX
+    #: export in ONNX Runtime) or "onnxruntime-int8" (that export at int8); see objectives.deploy.
+    latency_backend: str = "torch"
+    latency_batch: int = 1
     #: Skip the pruning fine-tune and QAT where compression lost at most ``finetune_tolerance``
     #: val accuracy against the trained float model (see the module docstring; False: always).
     skip_finetune: bool = True
@@ -79,10 +89,13 @@ class Measured:
     size_bytes: int
     macs: int
     train_seconds: float
+    #: Median ms of a forward pass of ``Budget.latency_batch`` inputs on ``latency_backend``.
     latency_ms: float
     pruned_fraction: float
     #: Epochs actually trained: training plus the fine-tune phases that were not skipped.
     epochs_run: int
+    #: The same latency on the PyTorch model (equal to ``latency_ms`` for backend "torch").
+    torch_latency_ms: float = float("nan")
 
     def as_dict(self) -> dict[str, Any]:
         """The metrics as a plain dict (user attributes, tables)."""
@@ -190,6 +203,7 @@ def evaluate(
     train_seconds = time.perf_counter() - start
 
     kept = sum(int(torch.count_nonzero(m)) for m in masks.values())
+    deployed = _latencies(model, data, budget)
     measured = Measured(
         val_accuracy=val_score(),
         test_accuracy=metrics.score(model, data.test, data.metric),
@@ -197,12 +211,26 @@ def evaluate(
         size_bytes=metrics.size_bytes(model, bits),
         macs=metrics.macs(model, data.input_shape),
         train_seconds=train_seconds,
-        latency_ms=metrics.latency_ms(model, data.input_shape, reps=budget.latency_reps)
-        if budget.latency_reps > 0 else float("nan"),
+        latency_ms=deployed[0],
         pruned_fraction=1.0 - kept / weights_before if weights_before else 0.0,
         epochs_run=epochs_run,
+        torch_latency_ms=deployed[1],
     )
     return measured, model
+
+
+def _latencies(model: nn.Module, data: TensorData, budget: Budget) -> tuple[float, float]:
+    """Latency on the study's backend and on PyTorch (NaN, NaN with ``latency_reps`` = 0)."""
+    if budget.latency_reps <= 0:
+        return float("nan"), float("nan")
+    shape, reps, batch = data.input_shape, budget.latency_reps, budget.latency_batch
+    on_torch = metrics.latency_ms(model, shape, reps=reps, batch=batch)
+    if budget.latency_backend == "torch":
+        return on_torch, on_torch
+    calibration = (first_inputs(data.train, CALIBRATION_INPUTS)
+                   if budget.latency_backend.endswith("int8") else None)
+    return deployed_latency_ms(model, shape, budget.latency_backend, batch=batch, reps=reps,
+                               calibration=calibration), on_torch
 
 
 @torch.no_grad()
@@ -217,10 +245,11 @@ def project_compressed(model: nn.Module, spec: Spec, input_shape: tuple[int, ...
         # a checkpoint mid-training sees channels-last weights; torch's pruning views them flat
         model = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
         apply_pruning(model, c, input_shape)
-    weights, others = metrics.split_parameters(model)
-    bits = bits_by_layer(model, c)
-    projected = {n: fake_quantize(w.detach(), bits[n]) for n, w in weights.items()}
-    nonzero = sum(int(torch.count_nonzero(w)) for w in projected.values())
-    nonzero += sum(int(torch.count_nonzero(p)) for p in others)
-    return {"params": float(nonzero),
-            "size_bytes": float(metrics.compressed_size(projected, others, bits))}
+    state = metrics.effective_state(model)
+    params = {n for n, _ in model.named_parameters() if ".parametrizations." not in n}
+    bits = metrics.weight_bits(model, bits_by_layer(model, c))
+    for key, b in bits.items():
+        state[key] = fake_quantize(state[key], b) + 0.0  # -0.0 -> +0.0, as bake() stores it
+    nonzero = sum(int(torch.count_nonzero(v)) for k, v in state.items()
+                  if k in bits or k in params)
+    return {"params": float(nonzero), "size_bytes": float(packed_size(state, bits))}

@@ -154,16 +154,16 @@ class Study:
         (default: the config's ``out_dir``); returns their paths."""
         return write_outputs(self.optuna, self._config.out_dir if out_dir is None else out_dir)
 
-    def export(self, trial: int | FrozenTrial, out_dir: str | Path, *, int8: bool = False
-               ) -> Exported:
+    def export(self, trial: int | FrozenTrial, out_dir: str | Path, *, onnx: bool = False,
+               int8: bool = False) -> Exported:
         """Write the model folder of a COMPLETE ``trial`` (its number, or the trial) to
-        ``out_dir``; see ``search.results.model_folder.export_trial``, whose ``Exported`` it
-        returns."""
-        # torch.export and int8: only when exporting
+        ``out_dir``, with ``onnx`` its ONNX model, with ``int8`` also its int8 ONNX model; see
+        ``search.results.model_folder.export_trial``, whose ``Exported`` it returns."""
+        # torch.export and ONNX: only when exporting
         from search.results.model_folder import export_trial
 
         number = trial.number if isinstance(trial, FrozenTrial) else trial
-        return export_trial(self.optuna, number, out_dir, self._config, int8=int8)
+        return export_trial(self.optuna, number, out_dir, self._config, onnx=onnx, int8=int8)
 
 
 def _space_config(space: Any) -> SpaceConfig:

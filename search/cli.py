@@ -18,6 +18,7 @@ from search.config import StudyConfig, load_config
 from search.early_stop import state_name
 from search.errors import ConfigError, FrontierError, StorageError
 from search.progress import LOG_MODES
+from search.results.deployment import LOGIT_TOLERANCE
 from search.results.model_folder import export_trial
 from search.results.outputs import write_outputs
 from search.results.pareto import front_frame, metric_columns, metric_label, trials_frame
@@ -106,14 +107,16 @@ def _parser() -> argparse.ArgumentParser:
         "also save a PNG screenshot of the report page (headless Chromium)"))
 
     q = sub.add_parser("export", help=(
-        "write a trial's model folder: spec, compressed weights, torch.export program"))
+        "write a trial's model folder: spec, packed weights, torch.export program (and ONNX)"))
     storage_arg(q)
     q.add_argument("--study", required=True, help="study name")
     q.add_argument("--trial", required=True, type=int, help="trial number (a COMPLETE trial)")
     q.add_argument("--out", required=True, help="model folder to write")
+    q.add_argument("--onnx", action="store_true", help=(
+        "also write model.onnx, checked in ONNX Runtime against PyTorch and timed (onnx.json)"))
     q.add_argument("--int8", action="store_true", help=(
-        "also export through PyTorch's int8 quantization (int8.ts) and compare its accuracy "
-        "and CPU latency with the fake-quantized model (int8.json)"))
+        "also write model.onnx and model.int8.onnx (ONNX Runtime static int8, calibrated on "
+        "training inputs), with accuracy and latency against PyTorch (int8.json)"))
 
     q = sub.add_parser("dashboard", help=(
         "serve optuna-dashboard on the storage (the optional 'dashboard' extra)"))
@@ -270,12 +273,24 @@ def _cmd_report(args: argparse.Namespace) -> None:
 
 def _cmd_export(args: argparse.Namespace) -> None:
     study, cfg = load_existing(args.storage, args.study)
-    done = export_trial(study, args.trial, args.out, cfg, int8=args.int8)
+    done = export_trial(study, args.trial, args.out, cfg, onnx=args.onnx, int8=args.int8)
     where = "on the front" if done.on_front else "not on the front"
     stored = done.stored_test_accuracy
-    print(f"wrote {done.out_dir}: spec.json, model.json, state_dict.pt, program.pt2, "
-          f"metrics.json (trial {done.trial}, {where})")
+    size = "?" if done.size_bytes is None else f"{done.size_bytes:,}"
+    print(f"wrote {done.out_dir}: spec.json, model.json, weights.safetensors "
+          f"({done.weights_bytes:,} bytes; size_bytes {size}), program.pt2, metrics.json "
+          f"(trial {done.trial}, {where})")
     metric = metric_label(study)
+    for d in done.deployed:
+        lat = ", ".join(f"batch {b}: {ms:.3f} ms (PyTorch {d.torch_latency_ms[b]:.3f})"
+                        for b, ms in d.latency_ms.items())
+        acc = ("" if d.accuracy is None else
+               f"test {metric} {d.accuracy:.4f} (PyTorch {d.torch_accuracy:.4f}), ")
+        print(f"wrote {d.file} ({d.bytes:,} bytes): {acc}max logit difference "
+              f"{d.max_logit_diff:.2e}, ONNX Runtime CPU latency {lat}")
+        if d.file == "model.onnx" and d.max_logit_diff > LOGIT_TOLERANCE:
+            print(f"frontier: warning: {d.file}'s logits differ from PyTorch's by "
+                  f"{d.max_logit_diff:.2e} (> {LOGIT_TOLERANCE:g})", file=sys.stderr)
     if done.test_accuracy is None:  # not an error: the folder is complete
         print(f"frontier: warning: test {metric} not re-checked: the data cannot be loaded here "
               f"({done.no_data})", file=sys.stderr)
@@ -285,11 +300,6 @@ def _cmd_export(args: argparse.Namespace) -> None:
     if stored is not None and abs(done.test_accuracy - stored) > 1e-6:
         print(f"frontier: warning: the rebuilt model's test {metric} differs from the stored one "
               "(different device or library versions?)", file=sys.stderr)
-    if done.int8 is not None:
-        c = done.int8
-        print(f"wrote int8.ts, int8.json: int8 test {metric} {c.int8_accuracy:.4f} (fake-quant "
-              f"{c.fake_quant_accuracy:.4f}), batch-1 CPU latency {c.int8_latency_ms:.3f} ms "
-              f"(float {c.float_latency_ms:.3f} ms), {c.int8_layers} int8 layers")
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from objectives.data import CHECKS, DATASETS, DataConfig, check_dataset
+from objectives.deploy.latency import BACKENDS
 from objectives.distill import TEACHERS, Distill
 from objectives.pipeline import Budget
 from objectives.transfer import Transfer
@@ -274,6 +275,9 @@ def _validate(cfg: StudyConfig, stored: bool = False) -> None:
          f"{cfg.budget.batch_size} must be >= 2"),
         (cfg.budget.finetune_lr_scale > 0, "budget.finetune_lr_scale", "must be > 0"),
         (cfg.budget.latency_reps >= 0, "budget.latency_reps", "must be >= 0"),
+        (cfg.budget.latency_backend in BACKENDS, "budget.latency_backend",
+         f"{cfg.budget.latency_backend!r} is not one of {', '.join(BACKENDS)}"),
+        (cfg.budget.latency_batch >= 1, "budget.latency_batch", "must be >= 1"),
         (0 <= cfg.budget.finetune_tolerance <= 1, "budget.finetune_tolerance",
          f"{cfg.budget.finetune_tolerance} must be in [0, 1] (a val accuracy drop)"),
         (0 < cfg.dataset.val_fraction < 1, "dataset.val_fraction", "must be in (0, 1)"),
@@ -337,10 +341,9 @@ def _validate(cfg: StudyConfig, stored: bool = False) -> None:
 
 
 def _options_only(data: DataConfig) -> DataConfig:
-    """``data`` as :func:`check_dataset` checks its options alone. A source's options need no
-    files; a built-in dataset's folder and files (``CHECKS``) are checked where the study runs
-    (``search.run.check_runnable``), so its options are checked as those of a dataset without
-    files (its name is checked above)."""
+    """``data`` as :func:`check_dataset` checks its options alone: a built-in dataset's files
+    are checked where the study runs (``search.run.check_runnable``), so its options are
+    checked as those of a dataset without files."""
     if data.source is not None:
         return data
     fileless = next(name for name in DATASETS if name not in CHECKS)

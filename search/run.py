@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from importlib.util import find_spec
 from pathlib import Path
 
 import optuna
@@ -64,6 +65,12 @@ def check_runnable(cfg: StudyConfig, *, with_data: bool = True) -> None:
         import_modules(cfg.imports)
         loss_fn(data.loss)
         metric_fn(data.metric)
+    if cfg.budget.latency_backend != "torch" and cfg.budget.latency_reps > 0:
+        missing = [m for m in ("onnx", "onnxscript", "onnxruntime") if find_spec(m) is None]
+        if missing:
+            raise ConfigError(f"budget.latency_backend: {cfg.budget.latency_backend} needs "
+                              f"{', '.join(missing)}; pip install 'frontier[onnx]' or use "
+                              "latency_backend = \"torch\"")
     if with_data:
         if data.source is None and data.data_dir is not None and not Path(data.data_dir).is_dir():
             raise DatasetError(f"dataset.data_dir: {data.data_dir} is not a directory; point it "

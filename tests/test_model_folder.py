@@ -18,7 +18,15 @@ from objectives.metrics import accuracy
 from search.cli import main
 from search.config import StudyConfig
 from search.errors import DatasetError, FrontierError
-from search.results.model_folder import FILES, INT8_FILES, dataset_of, export_trial, load, load_int8
+from search.results.model_folder import (
+    FILES,
+    INT8_FILES,
+    ONNX_FILES,
+    dataset_of,
+    export_trial,
+    load,
+    load_onnx,
+)
 from search.storage.artifacts import ARTIFACTS_ATTR
 from search.study import CONFIG_ATTR, SHAPE_ATTR, stored_shape
 from spaces import create_space, load_spec
@@ -86,29 +94,40 @@ def test_exported_front_trial_reloads_in_a_new_process(study_dir: Path) -> None:
     assert sum(int(torch.count_nonzero(p)) for p in model.parameters()) == \
         best.user_attrs["metrics"]["params"]
     assert not model.training
+    size = best.user_attrs["metrics"]["size_bytes"]  # the packed file is what size_bytes says
+    on_disk = (folder / "weights.safetensors").stat().st_size
+    assert size < on_disk <= 1.05 * size + 512
+    assert f"weights.safetensors ({on_disk:,} bytes; size_bytes {size:,})" in res.stdout
 
 
-def test_int8_export_matches_its_own_report(study_dir: Path) -> None:
+def test_onnx_and_int8_exports_match_their_reports(study_dir: Path) -> None:
     study = _study(study_dir)
     best = max(study.best_trials, key=lambda t: t.user_attrs["metrics"]["test_accuracy"])
     res = cli("export", "--study", "exp", "--trial", str(best.number), "--out", "m8", "--int8",
               cwd=study_dir)
     assert res.returncode == 0, res.stderr
-    assert "int8 test accuracy" in res.stdout
+    assert "wrote model.int8.onnx (" in res.stdout and "warning" not in res.stderr
     folder = study_dir / "m8"
-    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES + INT8_FILES)
-    report = json.loads((folder / "int8.json").read_text())
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES + ONNX_FILES + INT8_FILES)
+    fp32 = json.loads((folder / "onnx.json").read_text())
+    int8 = json.loads((folder / "int8.json").read_text())
     stored = best.user_attrs["metrics"]["test_accuracy"]
-    assert report["fake_quant_accuracy"] == pytest.approx(stored, abs=1e-6)
-    assert report["int8_layers"] >= 2 and report["int8_latency_ms"] > 0
-    int8 = load_int8(folder)  # TorchScript: runs without Frontier's model classes
+    assert fp32["max_logit_diff"] <= 1e-4
+    assert fp32["accuracy"] == fp32["torch_accuracy"] == pytest.approx(stored, abs=1e-6)
+    assert int8["torch_accuracy"] == pytest.approx(stored, abs=1e-6)
+    assert abs(int8["accuracy"] - stored) <= 0.01  # within one point of the fake-quant model
+    assert int8["calibration_inputs"] == 512
+    for d in (fp32, int8):
+        assert d["bytes"] == (folder / d["file"]).stat().st_size
+        assert all(d["latency_ms"][b] > 0 for b in ("1", "32"))
     test = load_dataset(dataset_of(folder)).test
-    with torch.no_grad():
-        acc = float((int8(test.x).argmax(1) == test.y).float().mean())
-    assert acc == pytest.approx(report["int8_accuracy"], abs=1e-6)
-    assert abs(acc - stored) < 0.05  # int8 activations: close to, not equal to, fake-quant
-    with pytest.raises(FrontierError, match=r"int8\.ts: missing; export the trial with"):
-        load_int8(study_dir / "no-model")
+    for session, expected in ((load_onnx(folder), fp32), (load_onnx(folder, int8=True), int8)):
+        logits = session.run(["logits"], {"input": test.x.numpy()})[0]  # ONNX Runtime alone
+        acc = float((torch.from_numpy(logits).argmax(1) == test.y).float().mean())
+        assert acc == pytest.approx(expected["accuracy"], abs=1e-6)
+    with pytest.raises(FrontierError, match=r"model\.int8\.onnx: missing; export the trial with "
+                                            r"`frontier export --int8`"):
+        load_onnx(study_dir / "model", int8=True)
 
 
 def _bad_trials(root: Path) -> tuple[int, int]:
@@ -164,6 +183,9 @@ def test_export_without_the_data_uses_the_recorded_shape(study_dir: Path, tmp_pa
     done = export_trial(study, trial, tmp_path / "m", cfg)
     assert done.test_accuracy is None and "gone.py is not a file" in str(done.no_data)
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == sorted(FILES)
+    onnx = export_trial(study, trial, tmp_path / "m", cfg, onnx=True).deployed
+    assert [d.file for d in onnx] == ["model.onnx"]  # checked on random inputs instead
+    assert onnx[0].accuracy is None and onnx[0].max_logit_diff <= 1e-4
     with pytest.raises(DatasetError, match=r"^--int8: calibration needs the training split, "
                                            r"and the data cannot be loaded here \(dataset\."):
         export_trial(study, trial, tmp_path / "m8", cfg, int8=True)

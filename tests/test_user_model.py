@@ -237,10 +237,15 @@ def test_workers_then_report_and_export_from_another_folder(tmp_path: Path) -> N
     assert (elsewhere / "r.html").stat().st_size > 10_000
     for t in complete:  # unstructured and structured candidates alike
         out = elsewhere / f"m{t.number}"
+        onnx = ["--onnx"] if t is complete[0] else []  # the user's model as ONNX too
         export = _cli("export", "--storage", storage, "--study", "mine", "--trial",
-                      str(t.number), "--out", out.name, cwd=elsewhere)
+                      str(t.number), "--out", out.name, *onnx, cwd=elsewhere)
         assert export.returncode == 0, export.stderr
         assert "warning" not in export.stderr
+        if onnx:
+            checked = json.loads((out / "onnx.json").read_text())
+            assert checked["max_logit_diff"] <= 1e-4
+            assert checked["accuracy"] == checked["torch_accuracy"]
         check = subprocess.run(
             [sys.executable, "-c", textwrap.dedent("""
                 import json, sys

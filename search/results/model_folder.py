@@ -4,29 +4,28 @@ A model folder holds:
 
 - ``spec.json``: the Spec, tagged with its space (``spaces.load_spec`` reads it);
 - ``model.json``: space options, input shape, number of classes, dataset, study and trial;
-- ``state_dict.pt``: the compressed weights exactly as the trial stored them (pruned weights
-  are zeros, quantized weights hold their dequantized values); load with ``weights_only=True``;
+- ``weights.safetensors``: the compressed weights exactly as the trial stored them, packed
+  (``objectives.compress.packing``: quantized weights as bit-packed codes with per-channel
+  scales, pruned zeros left out); its size is the trial's ``size_bytes`` plus a fixed header
+  of under 512 bytes. :func:`load` rebuilds the model with bit-identical weights;
 - ``program.pt2``: a ``torch.export`` program of the same model (batch size dynamic), which
   runs without Frontier's code (``torch.export.load(path).module()``);
 - ``metrics.json``: the trial's stored metrics, objective values and parameters;
-- with ``int8``: ``int8.ts``, the model through PyTorch's own int8 post-training quantization
-  (``objectives.compress.int8``: FX, x86 kernels, calibrated on 512 training images) as TorchScript
-  (``torch.jit.load`` or :func:`load_int8`), and ``int8.json``, its test accuracy (the study's
-  metric) and batch-1 CPU latency against the fake-quantized float model.
+- with ``onnx`` / ``int8``: ``model.onnx`` and ``model.int8.onnx`` with their checks and
+  latencies (``search.results.deployment``).
 
 Exporting needs the storage, the trial's stored weights and (for a user's builder or a
 registered space) the user's code, not the data: the input shape and number of classes were
 recorded on the study when it ran (``search.study.remember_shape``). Where the data can be
-loaded, the rebuilt model's test accuracy is measured again and the ``torch.export`` example is
-two test inputs; where it cannot, the example is zeros of the recorded shape and the accuracy
-is not re-checked (:attr:`Exported.no_data` says why). ``int8`` needs the data: its calibration
-reads the training split.
+loaded, the rebuilt model's test accuracy is measured again and the example inputs are test
+inputs; where it cannot, the example is zeros of the recorded shape and the accuracy is not
+re-checked (:attr:`Exported.no_data` says why). ``int8`` needs the data: its calibration reads
+the training split.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,27 +36,28 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial, TrialState
 from torch import nn
 
-from objectives.compress.int8 import Int8Comparison, compare_int8, to_int8
-from objectives.compress.plan import replay_pruning
+from objectives.compress.packing import is_packed, load_packed, save_packed
+from objectives.compress.plan import bits_by_layer, replay_pruning
 from objectives.data import DataConfig, TensorData, load_dataset
 from objectives.data.batches import first_inputs
-from objectives.metrics import score
+from objectives.metrics import score, weight_bits
 from search.config import StudyConfig
 from search.config_io.user_code import import_modules
 from search.errors import ConfigError, DatasetError, FrontierError, StorageError, reraise_as
 from search.objective import METRICS_ATTR, SPEC_ATTR
+from search.results.deployment import INT8_FILES, ONNX_FILES, Deployed, write_onnx
 from search.storage.artifacts import WEIGHTS_ATTR, load_state_dict, stored_out_dir
 from search.study import stored_config, stored_shape
 from spaces.registry import create_space, load_spec
+from spaces.spec import Spec
 
-__all__ = ["FILES", "INT8_FILES", "Exported", "dataset_of", "export_trial", "load", "load_int8",
-           "load_program"]
+__all__ = ["FILES", "INT8_FILES", "ONNX_FILES", "Exported", "dataset_of", "export_trial", "load",
+           "load_onnx", "load_program"]
 
 #: The files of a model folder.
-FILES = ("spec.json", "model.json", "state_dict.pt", "program.pt2", "metrics.json")
-#: The files ``export --int8`` adds.
-INT8_FILES = ("int8.ts", "int8.json")
-CALIBRATION_IMAGES = 512
+FILES = ("spec.json", "model.json", "weights.safetensors", "program.pt2", "metrics.json")
+#: What model folders written before the packed format hold instead of weights.safetensors.
+OLD_WEIGHTS = "state_dict.pt"
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,10 @@ class Exported:
     on_front: bool
     test_accuracy: float | None
     stored_test_accuracy: float | None
-    int8: Int8Comparison | None = None
+    #: Bytes of weights.safetensors, and the size_bytes the trial recorded for them.
+    weights_bytes: int = 0
+    size_bytes: int | None = None
+    deployed: tuple[Deployed, ...] = ()
     no_data: str | None = None
 
 
@@ -94,7 +97,8 @@ def _trial(study: optuna.Study, number: int) -> FrozenTrial:
     return t
 
 
-def _weights(study: optuna.Study, t: FrozenTrial, cfg: StudyConfig) -> dict[str, torch.Tensor]:
+def _weights(study: optuna.Study, t: FrozenTrial, cfg: StudyConfig,
+             template: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The trial's stored weights: under ``output_dir`` as seen from here, else under the
     absolute output folder the study recorded when it ran."""
     places = [cfg.out_dir]
@@ -103,7 +107,7 @@ def _weights(study: optuna.Study, t: FrozenTrial, cfg: StudyConfig) -> dict[str,
         places.append(recorded)
     for place in places:
         try:  # ValueError: no artifact store there (load_state_dict never creates one)
-            return load_state_dict(t, place)
+            return load_state_dict(t, place, template)
         except (ValueError, ArtifactNotFound, FileNotFoundError):
             continue
     raise StorageError(f"weights: trial {t.number}'s weights are not in "
@@ -112,13 +116,14 @@ def _weights(study: optuna.Study, t: FrozenTrial, cfg: StudyConfig) -> dict[str,
 
 
 def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
-                 cfg: StudyConfig | None = None, *, int8: bool = False) -> Exported:
+                 cfg: StudyConfig | None = None, *, onnx: bool = False,
+                 int8: bool = False) -> Exported:
     """Write the model folder of COMPLETE trial ``number`` (see the module docstring); with
-    ``int8`` also its int8 TorchScript and the int8-vs-fake-quant comparison. Without the data
-    the folder is written all the same; ``int8`` then raises DatasetError."""
+    ``onnx`` also ``model.onnx``, with ``int8`` also ``model.int8.onnx`` (both checked in ONNX
+    Runtime and timed). Without the data the folder is written all the same; ``int8`` then
+    raises DatasetError before anything is written."""
     cfg = cfg or stored_config(study)
     t = _trial(study, number)
-    state = _weights(study, t, cfg)
     data, no_data = _data(cfg)
     if int8 and data is None:
         raise DatasetError(f"--int8: calibration needs the training split, and the data cannot "
@@ -126,29 +131,31 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
     input_shape, num_classes = _shape(study, data, no_data)
     with reraise_as(ConfigError):  # the user's builder, or modules that register a space
         import_modules(cfg.imports)
-        model = _build(t.user_attrs[SPEC_ATTR], cfg.space.name, cfg.space.options,
-                       input_shape, num_classes)
+        model, spec = _build(t.user_attrs[SPEC_ATTR], cfg.space.name, cfg.space.options,
+                             input_shape, num_classes)
+    state = _weights(study, t, cfg, model.state_dict())
     model.load_state_dict(state)
     model.eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    spec = json.loads(t.user_attrs[SPEC_ATTR])
-    (out / "spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+    (out / "spec.json").write_text(json.dumps(json.loads(t.user_attrs[SPEC_ATTR]), indent=2,
+                                              sort_keys=True) + "\n")
     meta = {"space": cfg.space.name, "space_options": cfg.space.options,
             "input_shape": list(input_shape), "num_classes": num_classes,
             "dataset": asdict(cfg.dataset), "study": study.study_name, "trial": t.number}
     (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-    torch.save(state, out / "state_dict.pt")
+    written = save_packed(out / "weights.safetensors", state,
+                          weight_bits(model, bits_by_layer(model, spec.compress)))
     example = first_inputs(data.test, 2) if data is not None else torch.zeros(2, *input_shape)
     torch.export.save(_program(model, example), out / "program.pt2")
     metrics = t.user_attrs.get(METRICS_ATTR, {})
     (out / "metrics.json").write_text(json.dumps(
         {"metrics": metrics, "values": t.values, "params": t.params}, indent=2) + "\n")
     on_front = t.number in {b.number for b in study.best_trials}
-    compared = _write_int8(model, data, out) if int8 and data is not None else None
+    deployed = write_onnx(model, out, input_shape, data, int8=int8) if onnx or int8 else []
     rechecked = score(model, data.test, data.metric) if data is not None else None
-    return Exported(out, t.number, on_front, rechecked, metrics.get("test_accuracy"), compared,
-                    no_data)
+    return Exported(out, t.number, on_front, rechecked, metrics.get("test_accuracy"), written,
+                    metrics.get("size_bytes"), tuple(deployed), no_data)
 
 
 def _data(cfg: StudyConfig) -> tuple[TensorData | None, str | None]:
@@ -173,30 +180,15 @@ def _shape(study: optuna.Study, data: TensorData | None, no_data: str | None
     return data.input_shape, data.num_classes
 
 
-def _write_int8(model: nn.Module, data: TensorData, out: Path) -> Int8Comparison:
-    calibration = first_inputs(data.train, CALIBRATION_IMAGES)
-    quantized = to_int8(model, calibration)
-    compared = compare_int8(model, data.test, calibration, data.input_shape, int8=quantized,
-                            metric=data.metric)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        traced = torch.jit.trace(quantized, calibration[:2])
-        torch.jit.save(traced, str(out / "int8.ts"))
-    (out / "int8.json").write_text(json.dumps(
-        {**compared.as_dict(), "backend": "x86 (fbgemm)", "calibration_images":
-         len(calibration)}, indent=2) + "\n")
-    return compared
-
-
 def _build(spec_text: str, space: str, options: dict[str, Any], input_shape: tuple[int, ...],
-           num_classes: int) -> nn.Module:
+           num_classes: int) -> tuple[nn.Module, Spec]:
     name, spec = load_spec(spec_text)
     if name != space:
         raise FrontierError(f"spec.json: the spec is of space {name!r}, model.json says "
                             f"{space!r}; re-export the trial")
     model = create_space(space, options).build(spec, tuple(input_shape), num_classes)
     # a structured trial's weights are smaller: give the fresh model their shapes
-    return replay_pruning(model, spec.compress, tuple(input_shape))
+    return replay_pruning(model, spec.compress, tuple(input_shape)), spec
 
 
 def _program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
@@ -207,9 +199,10 @@ def _program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedPr
 def _file(model_dir: str | Path, name: str) -> Path:
     path = Path(model_dir) / name
     if not path.is_file():
-        if name in INT8_FILES:
+        if name in INT8_FILES or name in ONNX_FILES:
+            flag = "--int8" if name in INT8_FILES else "--onnx"
             raise FrontierError(f"{path}: missing; export the trial with `frontier export "
-                                "--int8` to get its int8 model")
+                                f"{flag}` to get it")
         raise FrontierError(f"{path}: missing; a model folder written by `frontier export` "
                             f"holds {', '.join(FILES)}")
     return path
@@ -217,23 +210,32 @@ def _file(model_dir: str | Path, name: str) -> Path:
 
 def load(model_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """The exported model, rebuilt from ``spec.json`` + ``model.json`` with the weights of
-    ``state_dict.pt`` (``weights_only=True``), in eval mode."""
+    ``weights.safetensors`` (bit-identical to the trial's; a folder written before the packed
+    format: ``state_dict.pt``, loaded with ``weights_only=True``), in eval mode."""
     meta = json.loads(_file(model_dir, "model.json").read_text())
-    model = _build(_file(model_dir, "spec.json").read_text(), meta["space"],
-                   meta.get("space_options", {}), tuple(meta["input_shape"]),
-                   int(meta["num_classes"]))
-    state = torch.load(_file(model_dir, "state_dict.pt"), map_location=device, weights_only=True)
+    model, _ = _build(_file(model_dir, "spec.json").read_text(), meta["space"],
+                      meta.get("space_options", {}), tuple(meta["input_shape"]),
+                      int(meta["num_classes"]))
+    old = Path(model_dir) / OLD_WEIGHTS
+    if old.is_file() and not (Path(model_dir) / "weights.safetensors").exists():
+        state = torch.load(old, map_location="cpu", weights_only=True)
+    else:
+        path = _file(model_dir, "weights.safetensors")
+        if not is_packed(path):
+            raise FrontierError(f"{path}: not a Frontier packed weights file; re-export the "
+                                "trial")
+        with reraise_as(FrontierError, f"{path}: "):
+            state = load_packed(path, model.state_dict())
     model.load_state_dict(state)
     return model.to(device).eval()
 
 
-def load_int8(model_dir: str | Path) -> torch.jit.ScriptModule:
-    """The int8 TorchScript model of a folder written by ``export --int8`` (CPU only)."""
-    path = _file(model_dir, "int8.ts")
-    with warnings.catch_warnings():  # TorchScript is deprecated, but torch.export fails on
-        warnings.simplefilter("ignore", FutureWarning)  # the packed int8 weights (torch 2.14)
-        model: torch.jit.ScriptModule = torch.jit.load(str(path))
-    return model
+def load_onnx(model_dir: str | Path, *, int8: bool = False) -> Any:
+    """An ONNX Runtime session (CPU) on the folder's ``model.onnx``, or with ``int8`` on its
+    ``model.int8.onnx``; feed it ``{"input": x}`` and read ``logits``."""
+    from objectives.deploy.runtime import session
+
+    return session(_file(model_dir, (INT8_FILES if int8 else ONNX_FILES)[0]))
 
 
 def load_program(model_dir: str | Path) -> torch.export.ExportedProgram:

@@ -31,7 +31,7 @@ from search.results.pareto import (
     metric_label,
     trials_frame,
 )
-from search.study import stored_config
+from search.study import CONFIG_ATTR, stored_config
 from search.visualization.pareto_plot import pareto_figure
 from search.visualization.report_figures import (
     Figureish,
@@ -133,34 +133,52 @@ _FRONT_HEADERS = ("trial", "val acc", "test acc", "params", "size (B)", "MACs", 
                   "train (s)", "bits", "pruned")
 
 
-def _front_headers(metric: str) -> tuple[str, ...]:
-    """The front table's headings, the metric's named when it is not accuracy."""
-    if metric == "accuracy":
-        return _FRONT_HEADERS
-    return (_FRONT_HEADERS[0], f"val {metric}", f"test {metric}", *_FRONT_HEADERS[3:])
+def _latency_setup(study: optuna.Study) -> tuple[str, int]:
+    """The stored study's ``[budget] latency_backend`` and ``latency_batch``."""
+    budget = study.user_attrs.get(CONFIG_ATTR, {}).get("budget", {})
+    return str(budget.get("latency_backend", "torch")), int(budget.get("latency_batch", 1))
+
+
+def _front_headers(metric: str, backend: str = "torch", batch: int = 1) -> tuple[str, ...]:
+    """The front table's headings: the metric's named when it is not accuracy; the latency's
+    backend and batch named when they are not PyTorch and 1, with PyTorch's latency beside."""
+    heads = list(_FRONT_HEADERS)
+    if metric != "accuracy":
+        heads[1:3] = [f"val {metric}", f"test {metric}"]
+    if backend != "torch" or batch != 1:
+        at = f", batch {batch}" if batch != 1 else ""
+        heads[6] = f"latency {backend} (ms{at})"
+        if backend != "torch":
+            heads.insert(7, f"latency PyTorch (ms{at})")
+    return tuple(heads)
 
 
 def _front_table(study: optuna.Study) -> str:
+    backend, batch = _latency_setup(study)
     rows = []
     for t in front_trials(study):
         m = t.user_attrs.get(METRICS_ATTR, {})
         compress = json.loads(t.user_attrs.get(SPEC_ATTR, "{}")).get("compress", {})
+        latency = [_cell(m.get("latency_ms"), "{:.3f}")]
+        if backend != "torch":
+            latency.append(_cell(m.get("torch_latency_ms"), "{:.3f}"))
         rows.append("<tr>" + "".join([
             _cell(t.number, "{}"), _cell(m.get("val_accuracy"), "{:.4f}"),
             _cell(m.get("test_accuracy"), "{:.4f}"), _cell(m.get("params")),
-            _cell(m.get("size_bytes")), _cell(m.get("macs")),
-            _cell(m.get("latency_ms"), "{:.3f}"), _cell(m.get("train_seconds"), "{:.1f}"),
+            _cell(m.get("size_bytes")), _cell(m.get("macs")), *latency,
+            _cell(m.get("train_seconds"), "{:.1f}"),
             _cell(compress.get("bits"), "{}"), _cell(m.get("pruned_fraction"), "{:.0%}"),
         ]) + f'<td class="text">{html.escape(_arch(t))}</td></tr>')
     if not rows:
         return '<p class="note">The front is empty: no complete trials yet.</p>'
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in _front_headers(metric_label(study)))
+    head = "".join(f"<th>{html.escape(h)}</th>"
+                   for h in _front_headers(metric_label(study), backend, batch))
     head += '<th class="text">architecture</th>'
     example = front_trials(study)[0].number
     return (f'<table class="sortable" id="front-table"><thead><tr>{head}</tr></thead><tbody>'
             f'{"".join(rows)}</tbody></table><p class="hint">Click a heading to sort. Export a '
             f"model with <code>frontier export --study {html.escape(study.study_name)} --trial "
-            f"{example} --out model/</code>.</p>")
+            f"{example} --out model/ --onnx</code>.</p>")
 
 
 def _failures(study: optuna.Study) -> str:
