@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -28,7 +31,7 @@ from search.results.model_folder import (
     load_onnx,
 )
 from search.storage.artifacts import ARTIFACTS_ATTR
-from search.study import CONFIG_ATTR, SHAPE_ATTR, stored_shape
+from search.study import CONFIG_ATTR, SHAPE_ATTR, stored_config, stored_shape
 from spaces import create_space, load_spec
 from tests.conftest import ENV, tiny_toml
 from tests.test_cli import cli
@@ -52,6 +55,16 @@ print(json.dumps({"accuracy": accuracy(model, test), "n": len(test),
                   "program_accuracy": float((exported.argmax(1) == test.y).float().mean()),
                   "batch_of_one": list(one.shape)}))
 """
+
+
+@contextlib.contextmanager
+def _chdir(path: Path) -> Iterator[None]:
+    here = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(here)
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +236,24 @@ def test_structured_trial_exports_and_reloads_at_its_stored_accuracy(tmp_path: P
     stored = trial.user_attrs["metrics"]["test_accuracy"]
     assert accuracy(model, load_dataset(dataset_of(folder)).test) == pytest.approx(stored,
                                                                                   abs=1e-6)
+
+
+def test_weights_stored_before_the_packed_format_still_export(study_dir: Path,
+                                                              tmp_path: Path) -> None:
+    root = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(study_dir), str(root)], check=True)
+    study = _study(root)
+    trial = study.best_trials[0]
+    fresh = export_trial(study, trial.number, tmp_path / "new", stored_config(study))
+    state = load(fresh.out_dir).state_dict()
+    artifact = root / "runs" / "exp" / "artifacts" / trial.user_attrs["weights_artifact"]
+    assert artifact.is_file()
+    torch.save(state, artifact)  # what Frontier stored before: a torch.save state dict
+    with _chdir(root):
+        old = export_trial(_study(root), trial.number, tmp_path / "old")
+    again = load(old.out_dir).state_dict()
+    assert all(torch.equal(state[k].reshape(-1).view(torch.uint8),
+                           again[k].reshape(-1).view(torch.uint8))
+               for k in state)
+    assert (tmp_path / "old" / "weights.safetensors").read_bytes() == \
+        (tmp_path / "new" / "weights.safetensors").read_bytes()

@@ -205,7 +205,7 @@ def test_layout_mismatch_and_garbage_are_refused(tmp_path: Path) -> None:
         unpack(data, reshaped)
     with pytest.raises(ValueError, match="not a packed"):
         unpack(b"garbage bytes, not a file" * 4, state)
-    meta = {"format": FORMAT, "layout": packing._layout(state)}
+    meta = {"format": f"{FORMAT}; layout={packing._layout(state)}"}
     payload = np.frombuffer(data[_header_size(data):], np.uint8)
     truncated = st_save({"packed": payload[:-7]}, metadata=meta)
     with pytest.raises(ValueError, match="corrupt"):
@@ -252,3 +252,9 @@ def test_trained_candidates_pack_within_the_bound_and_reload_bit_identically(
     _assert_identical(dict(sorted(state.items())), dict(sorted(back.items())))
     float32 = sum(t.numel() * t.element_size() for t in state.values())
     assert measured.size_bytes < float32 * (bits + 4) / 32  # codes, not floats, on disk
+
+
+def test_the_same_weights_give_the_same_bytes() -> None:
+    state = {"w": _quantized((8, 40), 4, 0.5, seed=1), "b": torch.randn(8)}
+    first = pack(state, {"w": 4})
+    assert all(pack(state, {"w": 4}) == first for _ in range(20))  # no metadata order to vary

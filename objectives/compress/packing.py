@@ -1,7 +1,8 @@
 """Packed weights: the on-disk format of a model's compressed state dict, and its exact size.
 
 A safetensors file with one ``U8`` tensor ``"packed"`` (the payload) and the metadata ``{"format":
-FORMAT, "layout": <hash of keys, shapes, dtypes>}``. The payload holds one byte-aligned record per
+"FORMAT; layout=<hash of keys, shapes, dtypes>"}`` (one key: safetensors writes several in no fixed
+order, and the same weights must give the same bytes). The payload holds one byte-aligned record per
 state-dict entry in sorted key order (a module's parameters change order when a parametrization
 is removed), no names or shapes (the template state dict gives them)::
 
@@ -183,19 +184,22 @@ def describe(state: Mapping[str, torch.Tensor], bits: Mapping[str, int]) -> list
 def pack(state: Mapping[str, torch.Tensor], bits: Mapping[str, int]) -> bytes:
     """The packed file's bytes (a safetensors file; see the module docstring)."""
     payload = b"".join(_record(_plan(state[k], bits.get(k, 32))) for k in sorted(state))
-    meta = {"format": FORMAT, "layout": _layout(state)}
+    meta = {"format": f"{FORMAT}; layout={_layout(state)}"}
     return _st_save({"packed": np.frombuffer(payload, np.uint8)}, metadata=meta)
 
 
 def _header(data: bytes) -> dict[str, object] | None:
-    """The safetensors metadata of ``data`` if it says FORMAT, else None."""
+    """The safetensors metadata of ``data`` if it says FORMAT (with its ``layout`` split out),
+    else None."""
     n = int.from_bytes(data[:8], "little") if len(data) >= 8 else 0
     try:
         head = json.loads(data[8:8 + n]) if 0 < n <= min(_MAX_HEADER, len(data) - 8) else None
     except (ValueError, UnicodeDecodeError):
         return None
     meta = head.get("__metadata__") if isinstance(head, dict) else None
-    return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
+    if not isinstance(meta, dict) or not str(meta.get("format", "")).startswith(f"{FORMAT};"):
+        return None
+    return {"format": FORMAT, "layout": str(meta["format"]).partition("; layout=")[2]}
 
 
 def is_packed(data_or_path: bytes | str | Path) -> bool:
