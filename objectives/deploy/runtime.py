@@ -15,14 +15,13 @@ from torch import nn
 
 from objectives import metrics
 from objectives.data import DataSplit
-from objectives.data.batches import batches
 from objectives.deploy._quiet import require
 from objectives.task import metric_fn
 
 if TYPE_CHECKING:
     import onnxruntime
 
-__all__ = ["compare", "latency_ms", "predict", "score", "session"]
+__all__ = ["SessionModule", "compare", "latency_ms", "predict", "score", "session"]
 
 ERROR_SEVERITY = 3  # ORT log levels: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal
 
@@ -50,28 +49,32 @@ def _run(sess: Any, x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.asarray(sess.run(None, {name: array})[0]))
 
 
+class SessionModule(nn.Module):
+    """An ONNX Runtime session called like a PyTorch model (outputs on the CPU), so that
+    ``objectives.metrics`` measures it exactly as it measures the PyTorch model."""
+
+    def __init__(self, sess: onnxruntime.InferenceSession) -> None:
+        super().__init__()
+        self.sess = sess
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _run(self.sess, x)
+
+
+_CPU = torch.device("cpu")
+
+
 def predict(sess: onnxruntime.InferenceSession, split: DataSplit, batch_size: int = 2048
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """The session's outputs on ``split`` and the split's targets, row for row, on CPU."""
-    outputs, targets = [], []
-    for _, x, y in batches(split, batch_size, device="cpu"):
-        outputs.append(_run(sess, x))
-        targets.append(y)
-    if not outputs:
-        return torch.empty(0), torch.empty(0)
-    return torch.cat(outputs), torch.cat(targets)
+    return metrics.predict(SessionModule(sess), split.to(_CPU), batch_size)
 
 
 def score(sess: onnxruntime.InferenceSession, split: DataSplit, metric: str = "accuracy",
           batch_size: int = 2048) -> float:
     """The study's ``metric`` (see ``objectives.task``) of the session on ``split``, as
     ``objectives.metrics.score`` gives it for a PyTorch model; higher is better."""
-    if metric == "accuracy":
-        correct = 0
-        for _, x, y in batches(split, batch_size, device="cpu"):
-            correct += int((_run(sess, x).argmax(dim=1) == y).sum())
-        return correct / max(1, len(split))
-    return float(metric_fn(metric)(*predict(sess, split, batch_size)))
+    return metrics.score(SessionModule(sess), split.to(_CPU), metric, batch_size)
 
 
 def latency_ms(sess: onnxruntime.InferenceSession, input_shape: tuple[int, ...], batch: int = 1,
