@@ -11,7 +11,6 @@ stored=True)``) imports nothing, so the read-only commands need only the storage
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from objectives.deploy.latency import BACKENDS
 from objectives.distill import TEACHERS, Distill
 from objectives.pipeline import Budget
 from objectives.transfer import Transfer
+from search.config_io.files import read_toml
+from search.config_io.limits import check_limits
 from search.config_io.tables import typed_table
 from search.config_io.toml_writer import dumps
 from search.config_io.user_code import DATA_REFS, resolve_tables, resolve_user_code
@@ -227,13 +228,7 @@ def load_config(path: str | Path) -> StudyConfig:
     """Read and validate a TOML study file (whether its data is there is checked where the
     study runs: ``search.run.check_runnable``)."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: no such config file; pass the path of a .toml study file")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{p}: not valid TOML ({err}); fix the syntax") from None
-    return StudyConfig.from_dict(data, source=str(p), base_dir=p.parent)
+    return StudyConfig.from_dict(read_toml(p), source=str(p), base_dir=p.parent)
 
 
 def _table(data: dict[str, Any], name: str, source: str) -> dict[str, Any]:
@@ -262,8 +257,7 @@ def _validate(cfg: StudyConfig, stored: bool = False) -> None:
     field. Reads no files; a ``stored`` config's space is not built (it may need user code)."""
     from search.samplers import SAMPLERS  # samplers import config types; avoid a cycle
 
-    if not cfg.name or not cfg.name.replace("-", "").replace("_", "").isalnum():
-        raise ConfigError(f"study.name: {cfg.name!r} must be letters, digits, '-' or '_'")
+    check_limits(cfg, _SECTIONS)  # the name, finite numbers, seeds, counts
     checks = [
         (cfg.n_trials >= 1, "study.n_trials", f"{cfg.n_trials} must be >= 1"),
         (len(cfg.objectives) >= 2, "study.objectives",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import optuna
@@ -17,6 +18,7 @@ from objectives.train import EpochStats
 from objectives.transfer import load_matching
 from search.config import StudyConfig
 from search.early_stop import CURVE_ATTR, STOPPED_VALUES_ATTR, ParetoStopper, checkpoint_epochs
+from search.errors import ConfigError, FrontierError, StorageError
 from search.storage.artifacts import save_weights
 from search.storage.reaper import WORKER_ATTR, worker_id
 from search.tracking.tracker import Tracker
@@ -24,7 +26,7 @@ from spaces.registry import Space, spec_json
 from spaces.spec import Spec
 
 __all__ = ["FAIL_REASON", "METRICS_ATTR", "SPEC_ATTR", "STOP_REASON", "TEACHER_ATTR",
-           "TRANSFER_ATTR", "Objective"]
+           "TRANSFER_ATTR", "Objective", "reason_of"]
 
 SPEC_ATTR = "spec"
 TEACHER_ATTR = "teacher"
@@ -120,6 +122,9 @@ class Objective:
         self.progress = progress
         self._teacher: torch.Tensor | None = None
         self._teacher_info: dict[str, object] = {}
+        #: Set when a trial failed in a way every trial will (the sampler, saving weights):
+        #: ``search.run.run_study`` raises it after that trial, instead of failing the next.
+        self.fatal: FrontierError | None = None
 
     def _teacher_logits(self) -> torch.Tensor | None:
         """Logits of the study's teacher on the train split: loaded (or trained and cached)
@@ -162,7 +167,14 @@ class Objective:
 
         monitor: _Monitor | None = None
         try:
-            spec = self.space.sample(trial)  # a user builder may fail on this candidate
+            try:
+                spec = self.space.sample(trial)  # a user builder may fail on this candidate
+            except Exception as err:
+                if _raised_by_sampler(err, trial.study.sampler):  # it will fail every trial
+                    self.fatal = ConfigError(
+                        f"sampler.name: the {self.cfg.sampler.name!r} sampler failed on trial "
+                        f"{trial.number} ({reason_of(err)}); choose another sampler")
+                raise
             trial.set_user_attr(SPEC_ATTR, spec_json(self.space, spec))
             monitor = _Monitor(self.cfg, spec, self.data, self._stopper(trial), trial.number,
                                self.progress, self.tracker)
@@ -178,6 +190,20 @@ class Objective:
                                        else None)
             if transfer:
                 trial.set_user_attr(TRANSFER_ATTR, transfer)
+            metrics = measured.as_dict()
+            values = tuple(float(metrics[name]) for name in self.cfg.objectives)
+            bad = [n for n, v in zip(self.cfg.objectives, values, strict=True)
+                   if not math.isfinite(v)]
+            if bad:  # Optuna would fail the trial without a reason
+                raise ValueError(f"objective {bad[0]} is {metrics[bad[0]]} (training diverged?)")
+            if self.cfg.early_stopping.record_curves:
+                monitor.curve["final"] = measured.val_accuracy
+                trial.set_user_attr(CURVE_ATTR, monitor.curve)
+            self._save(trial, model, spec)
+            for key, value in self.cfg.constraints.violations(metrics).items():
+                trial.set_constraint(key, value)
+            # One storage write for all metrics keeps the per-trial overhead small.
+            trial.set_user_attr(METRICS_ATTR, metrics)
         except optuna.TrialPruned:
             if monitor is None:  # a builder raised TrialPruned itself
                 raise
@@ -188,20 +214,41 @@ class Objective:
                                    monitor.stop_reason)
             raise
         except Exception as err:
-            reason = f"{type(err).__name__}: {err}"[:500]
+            reason = reason_of(err)
             trial.set_user_attr(FAIL_REASON, reason)
             self.tracker.trial_end(trial.number, "FAIL", trial.params, {}, reason)
             raise
-        assert monitor is not None
-        metrics = measured.as_dict()
-        if self.cfg.early_stopping.record_curves:
-            monitor.curve["final"] = measured.val_accuracy
-            trial.set_user_attr(CURVE_ATTR, monitor.curve)
-        save_weights(trial, model, self.cfg.out_dir,
-                     weight_bits(model, bits_by_layer(model, spec.compress)))
-        for key, value in self.cfg.constraints.violations(metrics).items():
-            trial.set_constraint(key, value)
-        # One storage write for all metrics keeps the per-trial overhead small.
-        trial.set_user_attr(METRICS_ATTR, metrics)
         self.tracker.trial_end(trial.number, "COMPLETE", trial.params, metrics, None)
-        return tuple(float(metrics[name]) for name in self.cfg.objectives)
+        return values
+
+    def _save(self, trial: optuna.Trial, model: nn.Module, spec: Spec) -> None:
+        """Store the trial's weights; an OSError (a folder that cannot be written, a full disk)
+        would hit every trial, so it also sets :attr:`fatal`."""
+        try:
+            save_weights(trial, model, self.cfg.out_dir,
+                         weight_bits(model, bits_by_layer(model, spec.compress)))
+        except OSError as err:
+            self.fatal = StorageError(
+                f"study.output_dir: trial {trial.number}'s weights cannot be saved in "
+                f"{self.cfg.out_dir / 'artifacts'} ({reason_of(err)}); give an output folder "
+                "you can write to, with free space")
+            raise
+
+
+def reason_of(err: BaseException) -> str:
+    """``Type: message`` of ``err``, as a trial's stored fail reason."""
+    return f"{type(err).__name__}: {err}"[:500]
+
+
+def _raised_by_sampler(err: BaseException, sampler: object) -> bool:
+    """Whether ``err`` was raised inside the study's sampler (Optuna's, ours or a user's),
+    not in the space or the user's builder that called it."""
+    modules = ("optuna.samplers", "search.samplers", type(sampler).__module__)
+    tb = err.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if (frame.f_locals.get("self") is sampler
+                or str(frame.f_globals.get("__name__", "")).startswith(modules)):
+            return True
+        tb = tb.tb_next
+    return False

@@ -10,6 +10,8 @@ Optuna.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -26,12 +28,13 @@ from objectives.task import loss_fn, metric_fn
 from objectives.train import warm_up
 from search.config import StudyConfig
 from search.config_io.user_code import import_modules
-from search.errors import ConfigError, DatasetError, FrontierError, reraise_as
-from search.objective import FAIL_REASON, Objective
+from search.errors import ConfigError, DatasetError, FrontierError, StorageError, reraise_as
+from search.objective import FAIL_REASON, Objective, reason_of
 from search.progress import make_reporter
+from search.safe_files import check_out_dir
 from search.storage.artifacts import remember_store
 from search.storage.claim import Claim, claim_for
-from search.storage.reaper import reap_dead_trials, worker_id
+from search.storage.reaper import WORKER_ATTR, reap_dead_trials, worker_id
 from search.study import remember_shape
 from search.tracking.tracker import make_tracker
 from spaces.locate import locate
@@ -52,14 +55,25 @@ def count_finished(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
-def check_runnable(cfg: StudyConfig, *, with_data: bool = True) -> None:
+def check_runnable(cfg: StudyConfig, *, with_data: bool = True,
+                   out: str | Path | None = None) -> None:
     """Check, without reading any data, that the study ``cfg`` can run on this machine: its
     device is there; the modules of ``[study] imports`` and a user's loss and metric import;
     with ``with_data``, the dataset's folder and files are there (a user's data source
     imports); the transfer checkpoint is a file. Only the commands that run trials (``run``,
-    ``resume``, ``worker``) check this; the read-only ones need only the storage. Raises
-    ConfigError or DatasetError naming the field."""
+    ``resume``, ``worker``) check this; the read-only ones need only the storage. The folders
+    a run writes (``[study] output_dir``, which holds the trials' weights; ``out``, where
+    ``--out`` sends the outputs; the teacher cache and TensorBoard folder) can be written.
+    Raises ConfigError or DatasetError naming the field."""
     data = cfg.dataset
+    _check_writable(cfg.out_dir, "study.output_dir" if cfg.output_dir else
+                    f"study.output_dir (default runs/{cfg.name})")
+    if out is not None:
+        _check_writable(out, "--out")
+    if cfg.distill.teacher:
+        _check_writable(cfg.distill.cache_dir, "distill.cache_dir")
+    if cfg.logging.tensorboard:
+        _check_writable(cfg.logging.tensorboard, "logging.tensorboard")
     with reraise_as(ConfigError):
         resolve_device(cfg.device)
         import_modules(cfg.imports)
@@ -84,11 +98,26 @@ def check_runnable(cfg: StudyConfig, *, with_data: bool = True) -> None:
                            "give the path of a state dict saved on this machine")
 
 
-def prepare(cfg: StudyConfig, data: TensorData | None = None) -> tuple[TensorData, Space]:
+def _check_writable(path: str | Path, field: str) -> None:
+    """:func:`check_out_dir`, then a real try: a folder made and removed at once in the
+    nearest existing folder (root passes ``os.access`` even where nothing can be made, e.g.
+    under ``/proc``)."""
+    p = check_out_dir(path, field)
+    probe = next(q for q in (p, *p.parents) if q.exists())
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".frontier-probe-", dir=probe))
+    except OSError as err:
+        raise ConfigError(f"{field}: {probe} is not writable ({err.strerror or err}); give a "
+                          "folder you can write to") from None
+
+
+def prepare(cfg: StudyConfig, data: TensorData | None = None, *,
+            out: str | Path | None = None) -> tuple[TensorData, Space]:
     """Load the study's data (unless given) and its space, and check what can be checked before
-    any trial runs (:func:`check_runnable`, the dataset loads, a user builder builds a module).
-    Raises DatasetError or ConfigError with one line naming the problem."""
-    check_runnable(cfg, with_data=data is None)
+    any trial runs (:func:`check_runnable`, with ``out``: the ``--out`` folder; the dataset
+    loads, a user builder builds a module). Raises DatasetError or ConfigError with one line
+    naming the problem."""
+    check_runnable(cfg, with_data=data is None, out=out)
     if data is None:
         with reraise_as(DatasetError):  # unreadable files or a dataset too big for the GPU
             data = load_dataset(cfg.dataset, resolve_device(cfg.device))
@@ -160,6 +189,7 @@ def run_study(
     log: str | None = None,
     data: TensorData | None = None,
     space: Space | None = None,
+    out: str | Path | None = None,
 ) -> int:
     """Optimize until ``study`` holds ``n_trials`` (default ``cfg.n_trials``) finished trials.
 
@@ -169,12 +199,14 @@ def run_study(
     ``quiet`` when ``progress`` is False). ``data``: the study's data, when already loaded;
     with ``space`` too, the pair :func:`prepare` returned, so nothing is checked again.
     Returns the number of finished trials. Checks first that the study
-    can run here (:func:`check_runnable`), even when it has reached its target. Raises
-    FrontierError when ``max_failures_in_a_row`` trials of this process fail in a row.
+    can run here (:func:`check_runnable`, with ``out``: the ``--out`` folder), even when it has
+    reached its target. Raises FrontierError when ``max_failures_in_a_row`` trials of this
+    process fail in a row, and at once when a trial failed in a way every trial would (the
+    sampler raised, its weights could not be saved, the storage failed), with that reason.
     """
     prepared = data is not None and space is not None
     if not prepared:
-        check_runnable(cfg, with_data=data is None)
+        check_runnable(cfg, with_data=data is None, out=out)
     deadline = time.monotonic() + timeout if timeout is not None else float("inf")
     target = n_trials or cfg.n_trials
     step, finished = _next_step(study, target)
@@ -208,8 +240,7 @@ def run_study(
                 if step == "trial" and time.monotonic() >= deadline:
                     step = "done"  # timed out: start no more trials
                 if step == "trial":  # the objective releases the claim once its trial RUNS
-                    study.optimize(claimed, n_trials=1, catch=(Exception,),
-                                   callbacks=[guard, keep_last, *(callbacks or [])])
+                    _optimize_one(study, claimed, [guard, keep_last, *(callbacks or [])])
             finally:
                 claim.release()  # not started, or sampling/storage failed before the objective
             if last:
@@ -218,6 +249,8 @@ def run_study(
                 reporter.trial(study, trial, finished)
                 if trial.state in FINISHED:
                     tracker.study_update(study)
+            if objective.fatal is not None:
+                raise objective.fatal
             if step == "done":
                 return finished
             if step == "wait":
@@ -231,3 +264,27 @@ def run_study(
     finally:
         tracker.close()
         reporter.close(finished)
+
+
+def _optimize_one(study: optuna.Study, objective: Callable[[optuna.Trial], tuple[float, ...]],
+                  callbacks: list[Callback]) -> None:
+    """One trial of ``study.optimize``. What fails outside the objective (the sampler's hooks,
+    a storage write) escapes Optuna and leaves the trial RUNNING: it is failed here with the
+    real ``Type: message`` (not later as a dead worker), and raised as one line."""
+    before = max((t.number for t in study.get_trials(deepcopy=False)), default=-1)
+    try:
+        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=callbacks)
+    except Exception as err:
+        reason = reason_of(err)
+        try:
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                owner = t.user_attrs.get(WORKER_ATTR)
+                if owner == worker_id() or (owner is None and t.number > before):
+                    study._storage.set_trial_user_attr(t._trial_id, FAIL_REASON, reason)
+                    study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        except Exception:  # the storage itself failed: the trial is reaped later
+            pass
+        if isinstance(err, FrontierError):
+            raise
+        raise StorageError(f"study {study.study_name!r}: a trial failed outside its candidate "
+                           f"({reason}); fix the cause and resume") from None

@@ -9,6 +9,7 @@ A domain is written as plain data so configs stay data:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,9 +62,17 @@ def parse_domain(field: str, raw: Any, *, kind: type = float) -> Domain:
         low, high = raw["low"], raw["high"]
         if not all(_is_number(v) for v in (low, high)):
             raise ValueError(f"{field}: 'low' and 'high' must be numbers, got {low!r}, {high!r}")
+        if not all(math.isfinite(v) for v in (low, high)):
+            raise ValueError(f"{field}: 'low' and 'high' must be finite numbers, got {low!r}, "
+                             f"{high!r}; give finite bounds")
         if low > high:
             raise ValueError(f"{field}: low ({low}) must not exceed high ({high})")
-        log = bool(raw.get("log", False))
+        if kind is int and not all(isinstance(v, int) for v in (low, high)):
+            raise ValueError(f"{field}: an integer range needs integer bounds, got {low!r}, "
+                             f"{high!r}")
+        log = raw.get("log", False)
+        if not isinstance(log, bool):
+            raise ValueError(f"{field}: 'log' must be true or false, got {log!r}")
         if log and low <= 0:
             raise ValueError(f"{field}: a log range needs low > 0, got {low}")
         return Range(float(low), float(high), log=log, integer=kind is int)
@@ -116,4 +125,6 @@ def _coerce(field: str, value: Any, kind: type) -> Any:
         return value
     if not _is_number(value):
         raise ValueError(f"{field}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{field}: {value!r} is not a finite number; give a finite value")
     return float(value)

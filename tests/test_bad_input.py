@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
 
+from objectives.pipeline import Measured
+from search.cli import main
+from search.objective import FAIL_REASON
+from search.storage.urls import redact
 from tests.conftest import ENV, tiny_toml
 
 GOOD = tiny_toml("existing", n_trials=1)
@@ -92,11 +103,20 @@ def _snapshot(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+#: CASES run as real processes (python -m search ...), so an uncaught exception's traceback or a
+#: stray print would show as the user sees it; the others go through the same code in-process
+#: (search.cli.main), which is ~2 s faster per case (no torch import).
+SUBPROCESS = {"missing file", "malformed toml", "bits < 2", "changed space",
+              "unreachable storage", "missing study", "wrong password"}
+
+
 def test_there_are_at_least_20_cases() -> None:
-    assert len(CASES) >= 20
+    assert len(CASES) >= 20 and {c[0] for c in CASES} >= SUBPROCESS
 
 
-@pytest.mark.parametrize(("name", "argv", "config", "message"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("name", "argv", "config", "message"),
+                         [c for c in CASES if c[0] in SUBPROCESS],
+                         ids=[c[0] for c in CASES if c[0] in SUBPROCESS])
 def test_bad_input(name: str, argv: list[str], config: str | None, message: str, template: Path,
                    tmp_path: Path, request: pytest.FixtureRequest) -> None:
     work = tmp_path / "w"
@@ -123,3 +143,282 @@ def test_bad_input(name: str, argv: list[str], config: str | None, message: str,
     assert _snapshot(work) == before, "a file was created or changed"
     if "PG_WRONG" in request.node.callspec.params["argv"]:
         assert optuna.get_all_study_names(url) == studies_before
+
+
+# --- In process: search.cli.main(argv) in a copy of the template folder (no torch import per case)
+
+def _fifo(name: str) -> Callable[[Path], None]:
+    return lambda work: os.mkfifo(work / name)
+
+
+def _write(name: str, data: bytes) -> Callable[[Path], None]:
+    def setup(work: Path) -> None:
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_bytes(data)
+    return setup
+
+
+def _journal(name: str, cut: int) -> Callable[[Path], None]:
+    """A real journal of one study, less its last ``cut`` bytes."""
+    def setup(work: Path) -> None:
+        path = work / name
+        storage = JournalStorage(JournalFileBackend(str(path)))
+        optuna.create_study(study_name="j", storage=storage).optimize(
+            lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+        path.write_bytes(path.read_bytes()[:-cut])
+        for extra in work.glob(f"{name}.*"):  # the backend's lock file
+            extra.unlink()
+    return setup
+
+
+def _mkdir(name: str) -> Callable[[Path], None]:
+    return lambda work: (work / name).mkdir()
+
+
+PG = "127.0.0.1:1/db"
+RUN = ["run", "c.toml"]
+# (name, argv, config or None, expected part of the message, setup of the folder or None)
+INPROC: list[tuple[str, list[str], str | None, str, Callable[[Path], None] | None]] = [
+    # 1. files and folders
+    ("config is a directory", ["run", "cdir"], None, "cdir: is a directory", _mkdir("cdir")),
+    ("config is a fifo", ["run", "c.fifo"], None, "is not a regular file", _fifo("c.fifo")),
+    ("config is /dev/zero", ["run", "/dev/zero"], None, "/dev/zero: is not a regular file", None),
+    ("config not utf-8", ["run", "bad.toml"], None, "bad.toml: not UTF-8 text",
+     _write("bad.toml", b"[study]\nname = '\xff\xfe'\n")),
+    ("output_dir is a file", RUN, _edit("seed = 0", "seed = 0\noutput_dir = 'good.toml'"),
+     "study.output_dir: good.toml is a file", None),
+    ("output_dir under a file", RUN, _edit("seed = 0", "seed = 0\noutput_dir = 'good.toml/o'"),
+     "study.output_dir: good.toml is a file, so", None),
+    ("output_dir under /proc", RUN, _edit("seed = 0", "seed = 0\noutput_dir = '/proc/fr/o'"),
+     "study.output_dir: /proc is not writable", None),
+    ("output_dir under /sys", RUN, _edit("seed = 0", "seed = 0\noutput_dir = '/sys/fr'"),
+     "study.output_dir: /sys is not writable", None),
+    ("default output folder is a file", RUN, _edit('name = "existing"', 'name = "blocked"'),
+     "runs/blocked is a file", _write("runs/blocked", b"x")),
+    ("run --out is a file", [*RUN, "--out", "good.toml"], GOOD, "--out: good.toml is a file",
+     None),
+    ("run --out under a file", [*RUN, "--out", "good.toml/o"], GOOD,
+     "--out: good.toml is a file, so", None),
+    ("teacher cache under a file", RUN,
+     GOOD + "\n[distill]\nteacher = 'cnn-large'\ncache_dir = 'good.toml/t'\n",
+     "distill.cache_dir: good.toml is a file", None),
+    ("storage under a file", [*RUN, "--storage", "good.toml/x.db"], GOOD,
+     "storage: good.toml is a file, so", None),
+    ("storage under /proc", [*RUN, "--storage", "/proc/fr/x.db"], GOOD,
+     "storage: cannot create the folder of /proc/fr/x.db", None),
+    ("storage is a fifo", ["ls", "--storage", "s.db"], None, "s.db is not a regular file",
+     _fifo("s.db")),
+    ("storage is /dev/zero", ["ls", "--storage", "/dev/zero"], None, "is not a regular file",
+     None),
+    ("storage not sqlite", ["ls", "--storage", "good.toml"], None,
+     "good.toml is not an SQLite file", None),
+    ("run on a non-sqlite storage", [*RUN, "--storage", "good.toml"], GOOD,
+     "good.toml is not an SQLite file", None),
+    ("journal garbage", ["ls", "--storage", "g.log"], None, "g.log line 1 is not UTF-8 JSON",
+     _write("g.log", b"hello world\n")),
+    ("journal not utf-8", ["ls", "--storage", "g.log"], None, "g.log line 2 is not UTF-8 JSON",
+     _write("g.log", b'{"op_code": 0, "worker_id": "w", "study_name": "s", '
+            b'"directions": [1]}\n\xff\xfe\n')),
+    ("journal not an entry", ["ls", "--storage", "g.log"], None,
+     "g.log line 1 is not an Optuna journal entry", _write("g.log", b"[1, 2]\n")),
+    ("journal entry missing keys", ["ls", "--storage", "g.log"], None,
+     "g.log is not a readable Optuna journal (KeyError", _write("g.log", b'{"op_code": 0}\n')),
+    ("journal cut short", ["ls", "--storage", "j.log"], None, "j.log line", _journal("j.log", 7)),
+    ("run on a cut journal", [*RUN, "--storage", "j.log"], GOOD, "is cut short",
+     _journal("j.log", 7)),
+    ("resume on a garbage journal", ["resume", "--storage", "g.log", "--study", "x"], None,
+     "g.log line 1", _write("g.log", b"garbage\n")),
+    # 5. read-only commands write nothing into an empty or foreign file
+    ("ls on an empty file", ["ls", "--storage", "empty.db"], None,
+     "empty.db is an empty file", _write("empty.db", b"")),
+    ("pareto on an empty file", ["pareto", "--storage", "empty.db", "--study", "existing"], None,
+     "empty.db is an empty file", _write("empty.db", b"")),
+    ("resume on an empty file", ["resume", "--storage", "empty.db", "--study", "existing"], None,
+     "empty.db is an empty file", _write("empty.db", b"")),
+    ("export from an empty file",
+     ["export", "--storage", "empty.db", "--study", "existing", "--trial", "0", "--out", "m"],
+     None, "empty.db is an empty file", _write("empty.db", b"")),
+    # 2. every value is checked when the file is loaded
+    ("lr inf", RUN, _edit("max_depth = 2", "max_depth = 2\nlr = inf"),
+     "space.lr: inf is not a finite number", None),
+    ("lr nan", RUN, _edit("max_depth = 2", "max_depth = 2\nlr = nan"),
+     "space.lr: nan is not a finite number", None),
+    ("lr range to inf", RUN, _edit("max_depth = 2", "max_depth = 2\nlr = {low = 0.1, high = inf}"),
+     "space.lr.high: inf is not a finite number", None),
+    ("prune ratio choice nan", RUN,
+     _edit("prune_ratio = { low = 0.0, high = 0.8 }", "prune_ratio = [0.1, nan]"),
+     "space.prune_ratio: nan is not a finite number", None),
+    ("finetune_lr_scale inf", RUN, _edit("latency_reps = 2", "latency_reps = 2\n"
+                                         "finetune_lr_scale = inf"),
+     "budget.finetune_lr_scale: inf is not a finite number", None),
+    ("finetune_tolerance nan", RUN, _edit("latency_reps = 2", "latency_reps = 2\n"
+                                          "finetune_tolerance = nan"),
+     "budget.finetune_tolerance: nan is not a finite number", None),
+    ("val_fraction -inf", RUN, GOOD + "\n[dataset]\nval_fraction = -inf\n",
+     "dataset.val_fraction: -inf is not a finite number", None),
+    ("min_accuracy nan", RUN, GOOD + "\n[constraints]\nmin_accuracy = nan\n",
+     "constraints.min_accuracy: nan is not a finite number", None),
+    ("size_slack inf", RUN, GOOD + "\n[early_stopping]\nsize_slack = inf\n",
+     "early_stopping.size_slack: inf is not a finite number", None),
+    ("seed 2**40", RUN, _edit("seed = 0", "seed = 1099511627776"),
+     "study.seed: 1099511627776 is out of range", None),
+    ("seed -1", RUN, _edit("seed = 0", "seed = -1"), "study.seed: -1 is out of range", None),
+    ("sampler seed 2**40", RUN, _edit("population_size = 4", "population_size = 4\n"
+                                      "seed = 1099511627776"),
+     "sampler.seed: 1099511627776 is out of range", None),
+    ("split seed -5", RUN, GOOD + "\n[dataset]\nsplit_seed = -5\n",
+     "dataset.split_seed: -5 is out of range", None),
+    ("name too long", RUN, _edit('name = "existing"', f'name = "{"n" * 101}"'),
+     "study.name: 101 characters is too long", None),
+    ("absurd n_trials", RUN, _edit("n_trials = 1", "n_trials = 1000000000000"),
+     "study.n_trials: 1000000000000 is absurdly large", None),
+    ("absurd epochs", RUN, _edit("epochs = 2", "epochs = 1000000000"),
+     "budget.epochs: 1000000000 is absurdly large", None),
+    ("log flag not a boolean", RUN,
+     _edit("max_depth = 2", "max_depth = 2\nlr = {low = 0.01, high = 0.1, log = 'yes'}"),
+     "space.lr: 'log' must be true or false", None),
+    # 4. no password in any URL form reaches the error line
+    ("password of an empty user", ["ls", "--storage", f"postgresql://:pw9@{PG}"], None,
+     f"cannot open postgresql://:***@{PG}", None),
+    ("password in the query", ["ls", "--storage", f"postgresql://u@{PG}?password=pw9"], None,
+     "password=***", None),
+    ("password after another parameter",
+     ["ls", "--storage", f"postgresql://u@{PG}?sslmode=disable&password=pw9"], None,
+     "&password=***", None),
+    ("password with a driver", ["ls", "--storage", f"postgresql+psycopg://u:pw9@{PG}"], None,
+     f"postgresql+psycopg://u:***@{PG}", None),
+    ("password holding @ and /", ["ls", "--storage", f"postgresql://u:a/pw9@x@{PG}"], None,
+     f"postgresql://u:***@{PG}", None),
+    ("mysql password", [*RUN, "--storage", f"mysql+pymysql://u:pw9@{PG}"], GOOD,
+     f"mysql+pymysql://u:***@{PG}", None),
+    ("password in an unknown scheme", ["ls", "--storage", "ftp://u:pw9@host/x"], None,
+     "ftp://u:***@host/x", None),
+]
+
+
+def test_there_are_at_least_60_cases() -> None:
+    assert len(CASES) + len(INPROC) >= 60
+
+
+@pytest.mark.parametrize(("name", "argv", "config", "message", "setup"),
+                         INPROC + [(*c, None) for c in CASES if c[0] not in SUBPROCESS],
+                         ids=[c[0] for c in INPROC] + [c[0] for c in CASES
+                                                       if c[0] not in SUBPROCESS])
+def test_bad_input_in_process(name: str, argv: list[str], config: str | None, message: str,
+                              setup: Callable[[Path], None] | None, template: Path,
+                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              capfd: pytest.CaptureFixture[str]) -> None:
+    work = tmp_path / "w"
+    shutil.copytree(template, work)
+    monkeypatch.chdir(work)
+    if setup is not None:
+        setup(work)
+    if config is not None:
+        (work / "c.toml").write_text(config)
+    before = _snapshot(work)
+    assert main(argv) == 2
+    out, err = capfd.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("frontier: error: ") and message in lines[0], lines[0]
+    assert "Traceback" not in err and out == ""
+    assert "pw9" not in err
+    gc.collect()  # close this process's SQLite connections (their -wal/-shm files go with them)
+    assert _snapshot(work) == before, "a file was created or changed"
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://u:pw9@h:5432/db", "postgresql://u:***@h:5432/db"),
+    ("postgresql://:pw9@h/db", "postgresql://:***@h/db"),
+    ("postgresql+psycopg://u:pw9@h/db", "postgresql+psycopg://u:***@h/db"),
+    ("postgresql+psycopg2://u:pw9@h/db", "postgresql+psycopg2://u:***@h/db"),
+    ("mysql+pymysql://u:pw9@h/db", "mysql+pymysql://u:***@h/db"),
+    ("postgresql://u:p@w9/x@h/db", "postgresql://u:***@h/db"),
+    ("postgresql://u@h/db?password=pw9", "postgresql://u@h/db?password=***"),
+    ("postgresql://u@h/db?sslmode=require&password=pw9&x=1",
+     "postgresql://u@h/db?sslmode=require&password=***&x=1"),
+    ("postgresql://u@h/db?PASSWORD=pw9", "postgresql://u@h/db?PASSWORD=***"),
+    ("postgresql://u@h/db?sslpassword=pw9", "postgresql://u@h/db?sslpassword=***"),
+    ("host=h user=u password=pw9 dbname=d", "host=h user=u password=*** dbname=d"),
+    ("cannot open postgresql://u:pw9@h/db (x) and postgresql://v:pw9@h/db",
+     "cannot open postgresql://u:***@h/db (x) and postgresql://v:***@h/db"),
+    ("postgresql://u@h:5432/db", "postgresql://u@h:5432/db"),
+    ("postgresql://h:5432/db", "postgresql://h:5432/db"),
+    ("sqlite:///runs/frontier.db", "sqlite:///runs/frontier.db"),
+    ("runs/x.log", "runs/x.log"),
+])
+def test_redact(url: str, shown: str) -> None:
+    assert redact(url) == shown
+    assert "pw9" not in redact(url)
+
+
+# --- 3. what fails inside a trial keeps its real reason; what would fail every trial stops at once
+
+def _run_failing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                 capfd: pytest.CaptureFixture[str], n_trials: int = 3) -> tuple[str, list[Any]]:
+    """Run a tiny study in ``tmp_path``; return its one error line and its trials."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.toml").write_text(tiny_toml("f", n_trials=n_trials, epochs=1))
+    assert main(["run", "c.toml", "--quiet"]) == 2
+    _, err = capfd.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("frontier: error: "), err
+    assert "Traceback" not in err
+    study = optuna.load_study(study_name="f", storage="sqlite:///runs/frontier.db")
+    return lines[0], study.get_trials()
+
+
+def test_weights_that_cannot_be_saved_stop_the_study_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    def full_disk(*args: Any, **kwargs: Any) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("search.objective.save_weights", full_disk)
+    line, trials = _run_failing(tmp_path, monkeypatch, capfd)
+    assert "study.output_dir: trial 0's weights cannot be saved" in line
+    assert "OSError: [Errno 28] No space left on device" in line
+    assert [t.state for t in trials] == [TrialState.FAIL]
+    assert trials[0].user_attrs[FAIL_REASON] == "OSError: [Errno 28] No space left on device"
+
+
+def test_a_sampler_that_raises_stops_the_study_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    def broken(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("sampler broke")
+
+    monkeypatch.setattr(optuna.samplers.NSGAIISampler, "sample_independent", broken)
+    line, trials = _run_failing(tmp_path, monkeypatch, capfd)
+    assert "sampler.name: the 'nsga2' sampler failed on trial 0" in line
+    assert "RuntimeError: sampler broke" in line
+    assert [t.state for t in trials] == [TrialState.FAIL]
+    assert trials[0].user_attrs[FAIL_REASON] == "RuntimeError: sampler broke"
+
+
+def test_a_failure_outside_the_objective_is_stored_with_its_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    def broken(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("hook broke")
+
+    monkeypatch.setattr(optuna.samplers.NSGAIISampler, "before_trial", broken)
+    line, trials = _run_failing(tmp_path, monkeypatch, capfd)
+    assert "RuntimeError: hook broke" in line
+    assert [t.state for t in trials] == [TrialState.FAIL]  # not left RUNNING, not "heartbeats"
+    assert trials[0].user_attrs[FAIL_REASON] == "RuntimeError: hook broke"
+
+
+def test_non_finite_objective_values_are_a_stored_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    nan = float("nan")
+
+    def diverged(*args: Any, **kwargs: Any) -> tuple[Measured, None]:
+        return Measured(nan, nan, 10, 10, 10, 0.0, 0.0, 0.0, 1), None
+
+    monkeypatch.setattr("search.objective.evaluate", diverged)
+    line, trials = _run_failing(tmp_path, monkeypatch, capfd, n_trials=6)
+    assert "5 trials failed in a row" in line and "objective val_accuracy is nan" in line
+    assert all(t.user_attrs[FAIL_REASON].startswith("ValueError: objective val_accuracy is nan")
+               for t in trials)

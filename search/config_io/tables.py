@@ -8,6 +8,7 @@ import types
 import typing
 from typing import Any
 
+from search.config_io.limits import check_finite
 from search.errors import ConfigError
 
 __all__ = ["typed_table"]
@@ -27,6 +28,7 @@ def typed_table(cls: type, table: dict[str, Any], section: str, source: str,
         if not _type_ok(hints[key], value):
             raise ConfigError(f"{source}: {section}.{key} must be {_type_name(hints[key])}, "
                               f"got {value!r}")
+        check_finite(f"{source}: {section}.{key}", value)  # TOML allows inf and nan
         out[key] = float(value) if hints[key] is float else value
     return out
 

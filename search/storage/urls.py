@@ -5,8 +5,10 @@ Passwords never leave this module: :func:`redact` is what logs, errors and ``ls`
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,22 @@ DEFAULT_STORAGE = "sqlite:///runs/frontier.db"
 #: and retried once. The environment variable FRONTIER_HEARTBEAT_SECONDS overrides it.
 HEARTBEAT_SECONDS = 10
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+#: ``scheme://user:password@host``: the password runs from the first ``:`` of the user part to
+#: the last ``@`` (an unquoted ``@`` or ``/`` may be inside it); the user may be empty.
+_USERINFO = re.compile(r"(://[^:/@?#\s]*:)[^\s]*@")
+#: ``?password=pw`` / ``&password=pw`` in a query string (and ``password=pw`` in a libpq
+#: key-value string), also ``sslpassword``, ``passwd``, ``pwd``.
+_KEYWORD = re.compile(r"(?i)\b((?:ssl)?password|passwd|pwd)(\s*=\s*)('[^']*'|[^&;\s]*)")
 
 
 def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """``url`` (or a message holding one) with every password replaced by ``***``: after
+    ``user:`` (also an empty user, any scheme such as ``postgresql+psycopg``) and as a
+    ``password=`` parameter."""
+    return _KEYWORD.sub(r"\1\2***", _USERINFO.sub(r"\1***@", url))
 
 
 def normalize(url: str) -> str:
@@ -51,9 +64,17 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
     if url.startswith("journal:///"):
         path = Path(url.removeprefix("journal:///"))
         _check_file(path, url, create)
-        return JournalStorage(JournalFileBackend(str(path)))
+        _check_journal(path)
+        try:  # Optuna replays the whole journal here
+            return JournalStorage(JournalFileBackend(str(path)))
+        except Exception as err:  # KeyError, TypeError, AssertionError... of a foreign file
+            raise StorageError(f"storage: {path} is not a readable Optuna journal "
+                               f"({type(err).__name__}: {err}); give the journal file a "
+                               "study wrote, or a new path") from None
     if url.startswith("sqlite:///"):
-        _check_file(Path(url.removeprefix("sqlite:///")), url, create)
+        path = Path(url.removeprefix("sqlite:///"))
+        _check_file(path, url, create)
+        _check_sqlite(path, create)
     elif not re.match(r"^(postgresql|mysql)(\+\w+)?://", url):
         raise StorageError(f"storage: {redact(url)!r} is not a storage URL; use a .db path, "
                            "a .log journal path, sqlite:///..., or postgresql://...")
@@ -93,11 +114,86 @@ def _use_wal(storage: RDBStorage) -> None:
 
 
 def _check_file(path: Path, url: str, create: bool) -> None:
+    """A storage file is a regular file (or, with ``create``, can be made one); creates its
+    folder with ``create``."""
     if path.exists():
         if path.is_dir():
             raise StorageError(f"storage: {path} is a directory; give a file path")
+        if not path.is_file():
+            raise StorageError(f"storage: {path} is not a regular file (a device, pipe or "
+                               "socket); give the path of a storage file")
         return
     if not create:
         raise StorageError(f"storage: {redact(url)} does not exist; check the path or run a "
                            "study first with `frontier run CONFIG.toml`")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    parent = next((p for p in path.parents if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise StorageError(f"storage: {parent} is a file, so {path} cannot be created; give "
+                           "another path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StorageError(f"storage: cannot create the folder of {path} ({err.strerror or err}); "
+                           "give a path in a folder you can write to") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StorageError(f"storage: {path.parent} is not writable; give a path in a folder "
+                           "you can write to")
+
+
+def _head(path: Path, n: int) -> bytes:
+    try:
+        with path.open("rb") as f:
+            return f.read(n)
+    except OSError as err:
+        raise StorageError(f"storage: cannot read {path} ({err.strerror or err}); check its "
+                           "permissions") from None
+
+
+def _check_sqlite(path: Path, create: bool) -> None:
+    """An existing SQLite storage starts with SQLite's header; an empty file is refused unless
+    ``create`` (a read-only command must not write Optuna's tables into it)."""
+    if not path.is_file():
+        return
+    head = _head(path, len(SQLITE_HEADER))
+    if not head and not create:
+        raise StorageError(f"storage: {path} is an empty file, not a study storage; give the "
+                           "storage file a study wrote (nothing was written to it)")
+    if head and head != SQLITE_HEADER:
+        raise StorageError(f"storage: {path} is not an SQLite file; give the storage file a "
+                           "study wrote, or a new path")
+
+
+def _check_journal(path: Path) -> None:
+    """Every line of an existing journal file is a UTF-8 JSON object with an ``op_code``; a
+    last line cut short (a write interrupted) is refused too, after one more look in case a
+    worker is writing it now."""
+    if not path.is_file():
+        return
+    for attempt in range(2):
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise StorageError(f"storage: cannot read {path} ({err.strerror or err}); check "
+                               "its permissions") from None
+        if not data or data.endswith(b"\n") or attempt:
+            break
+        time.sleep(0.2)
+    for number, line in enumerate(data.splitlines(keepends=True), start=1):
+        problem = ""
+        if not line.endswith(b"\n"):
+            problem = "is cut short"
+        else:
+            try:
+                entry = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                problem = "is not UTF-8 JSON"
+            else:
+                if not isinstance(entry, dict) or not isinstance(entry.get("op_code"), int):
+                    problem = "is not an Optuna journal entry"
+        if problem == "is cut short":  # an interrupted write: the lines before it are whole
+            raise StorageError(f"storage: {path} line {number} is cut short (a write was "
+                               "interrupted); delete that last line to recover the study")
+        if problem:
+            raise StorageError(f"storage: {path} line {number} {problem}, so it is not a "
+                               "readable Optuna journal; give the journal file a study wrote, "
+                               "or a new path")
