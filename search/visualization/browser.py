@@ -16,8 +16,10 @@ import tempfile
 from pathlib import Path
 
 from search.errors import FrontierError
+from search.safe_files import write_bytes
 
-__all__ = ["BROWSER_NAMES", "HEADLESS_FLAGS", "console_messages", "find_browser", "screenshot"]
+__all__ = ["BROWSER_NAMES", "HEADLESS_FLAGS", "console_messages", "find_browser", "screenshot",
+           "screenshot_png"]
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
@@ -55,17 +57,18 @@ def console_messages(stderr: str) -> list[str]:
     return [m.group(1) for line in stderr.splitlines() if (m := _CONSOLE.search(line))]
 
 
-def screenshot(html: str | Path, png: str | Path, *, width: int = 1280, height: int = 2000,
-               timeout: float = 120) -> list[str]:
-    """Load ``html`` in headless Chromium (network blocked), wait for its scripts, and save a
-    ``width`` × ``height`` screenshot to ``png``. Returns the page's console messages."""
+def screenshot_png(html: str | Path, *, width: int = 1280, height: int = 2000,
+                   timeout: float = 120) -> tuple[bytes, list[str]]:
+    """Load ``html`` in headless Chromium (network blocked), wait for its scripts, and take a
+    ``width`` × ``height`` screenshot. Returns the PNG's bytes and the page's console messages;
+    writes nothing outside a temporary folder."""
     page = Path(html).resolve()
     if not page.is_file():
         raise FrontierError(f"{html}: no such HTML file to screenshot")
-    out = Path(png).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    browser = find_browser()
     with tempfile.TemporaryDirectory(prefix="frontier-chromium-") as profile:
-        cmd = [find_browser(), *HEADLESS_FLAGS, f"--user-data-dir={profile}",
+        out = Path(profile) / "screenshot.png"
+        cmd = [browser, *HEADLESS_FLAGS, f"--user-data-dir={profile}",
                "--host-resolver-rules=MAP * ~NOTFOUND",  # an offline page must not need any host
                "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000",
                f"--window-size={width},{height}", f"--screenshot={out}", page.as_uri()]
@@ -73,10 +76,19 @@ def screenshot(html: str | Path, png: str | Path, *, width: int = 1280, height: 
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                                  check=False)
         except subprocess.TimeoutExpired as err:
-            msg = f"{cmd[0]}: no screenshot of {html} within {timeout:.0f} s"
+            msg = f"{browser}: no screenshot of {html} within {timeout:.0f} s"
             raise FrontierError(msg) from err
-    if res.returncode != 0 or not out.is_file():
-        tail = res.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise FrontierError(f"{cmd[0]}: screenshot of {html} failed (exit {res.returncode}): "
-                            f"{tail[0]}")
-    return console_messages(res.stderr)
+        if res.returncode != 0 or not out.is_file():
+            tail = res.stderr.strip().splitlines()[-1:] or ["no output"]
+            raise FrontierError(f"{browser}: screenshot of {html} failed (exit "
+                                f"{res.returncode}): {tail[0]}")
+        return out.read_bytes(), console_messages(res.stderr)
+
+
+def screenshot(html: str | Path, png: str | Path, *, width: int = 1280, height: int = 2000,
+               timeout: float = 120) -> list[str]:
+    """:func:`screenshot_png` of ``html`` saved to ``png`` (atomically, never through a
+    symlink). Returns the page's console messages."""
+    data, console = screenshot_png(html, width=width, height=height, timeout=timeout)
+    write_bytes(png, data)
+    return console

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from search.objective import METRICS_ATTR, SPEC_ATTR
 from search.results.pareto import completed, front_trials, metric_label
+from search.safe_files import write_text
 from search.study import CONFIG_ATTR
 
 __all__ = ["pareto_figure", "write_html"]
@@ -84,8 +85,6 @@ def pareto_figure(study: optuna.Study) -> go.Figure:
 
 
 def write_html(fig: go.Figure, path: str | Path) -> Path:
-    """Write a self-contained HTML file (plotly.js inlined, works offline)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(p, include_plotlyjs=True, full_html=True)
-    return p
+    """Write a self-contained HTML file (plotly.js inlined, works offline), atomically and
+    never through a symlink (:func:`search.safe_files.write_text`)."""
+    return write_text(path, fig.to_html(include_plotlyjs=True, full_html=True))

@@ -31,6 +31,7 @@ from search.results.pareto import (
     metric_label,
     trials_frame,
 )
+from search.safe_files import write_text
 from search.study import CONFIG_ATTR, stored_config
 from search.visualization.pareto_plot import pareto_figure
 from search.visualization.report_figures import (
@@ -280,8 +281,5 @@ def report_html(study: optuna.Study, objectives: Sequence[str] | None = None,
 def write_report(study: optuna.Study, path: str | Path,
                  objectives: Sequence[str] | None = None,
                  figures: Mapping[str, Figureish] | None = None) -> Path:
-    """Write :func:`report_html` to ``path``."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(report_html(study, objectives, figures), encoding="utf-8")
-    return p
+    """Write :func:`report_html` to ``path`` (atomically, never through a symlink)."""
+    return write_text(path, report_html(study, objectives, figures))

@@ -113,6 +113,8 @@ def importance_figure(study: optuna.Study, objectives: Sequence[str]) -> Figurei
             warnings.simplefilter("ignore", ExperimentalWarning)
             # The target is signed on purpose (see _signed); Optuna warns about any target.
             warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
+            # A small study has few trials per parameter regime; the figure says as much.
+            warnings.filterwarnings("ignore", message="Some regimes for parameter")
             one = plot_param_importances(study, target=_signed(i, maximize), target_name=name)
         for trace in one.data:
             trace.update(name=name, showlegend=True, marker_color=_COLORS[i % len(_COLORS)])
