@@ -6,7 +6,8 @@
 the PyTorch model on the test split (with the data) or on random inputs (without it), both
 accuracies (the study's metric; with the data only), and batch-1 and batch-32 CPU latency of
 the ONNX Runtime model and of the PyTorch model. The int8 model is calibrated on the first
-:data:`objectives.pipeline.CALIBRATION_INPUTS` training inputs, so it needs the data.
+:data:`objectives.pipeline.CALIBRATION_INPUTS` training inputs, so it needs the data. Files are
+written with ``search.safe_files`` (a symlink at a file's name is replaced, not written through).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from objectives.data.batches import first_inputs
 from objectives.data.splits import Split
 from objectives.pipeline import CALIBRATION_INPUTS
 from search.errors import ConfigError, DatasetError, reraise_as
+from search.safe_files import write_bytes, write_text
 
 __all__ = ["INT8_FILES", "LATENCY_BATCHES", "LOGIT_TOLERANCE", "ONNX_FILES", "Deployed",
            "write_onnx"]
@@ -103,7 +105,7 @@ def write_onnx(model: nn.Module, out: Path, input_shape: tuple[int, ...],
     with reraise_as(ConfigError, "--onnx: "):
         fp32 = to_onnx(model, example)
     done = [_measure(model, fp32, ONNX_FILES[0], input_shape, split, metric)]
-    (out / ONNX_FILES[0]).write_bytes(fp32)
+    write_bytes(out / ONNX_FILES[0], fp32)
     _write_json(out / ONNX_FILES[1], done[0])
     if int8 and data is not None:
         from objectives.deploy.int8 import quantize_int8
@@ -115,10 +117,10 @@ def write_onnx(model: nn.Module, out: Path, input_shape: tuple[int, ...],
                               calibration)
         done.append(_measure(model, q, INT8_FILES[0], input_shape, split, metric,
                              len(calibration)))
-        (out / INT8_FILES[0]).write_bytes(q)
+        write_bytes(out / INT8_FILES[0], q)
         _write_json(out / INT8_FILES[1], done[1])
     return done
 
 
 def _write_json(path: Path, d: Deployed) -> None:
-    path.write_text(json.dumps(d.as_dict(), indent=2) + "\n")
+    write_text(path, json.dumps(d.as_dict(), indent=2) + "\n")

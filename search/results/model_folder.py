@@ -9,7 +9,8 @@ A model folder holds:
   scales, pruned zeros left out); its size is the trial's ``size_bytes`` plus a fixed header
   of under 512 bytes. :func:`load` rebuilds the model with bit-identical weights;
 - ``program.pt2``: a ``torch.export`` program of the same model (batch size dynamic), which
-  runs without Frontier's code (``torch.export.load(path).module()``);
+  runs without Frontier's code (:func:`load_program`, or ``torch.export.load(path).module()``
+  for a file you trust: see ``search.results.untrusted`` for what is safe to load from whom);
 - ``metrics.json``: the trial's stored metrics, objective values and parameters;
 - with ``onnx`` / ``int8``: ``model.onnx`` and ``model.int8.onnx`` with their checks and
   latencies (``search.results.deployment``).
@@ -25,6 +26,7 @@ the training split.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,7 +38,7 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial, TrialState
 from torch import nn
 
-from objectives.compress.packing import is_packed, load_packed, save_packed
+from objectives.compress.packing import is_packed, load_packed, pack
 from objectives.compress.plan import bits_by_layer, replay_pruning
 from objectives.data import DataConfig, TensorData, load_dataset
 from objectives.data.batches import first_inputs
@@ -46,6 +48,8 @@ from search.config_io.user_code import import_modules
 from search.errors import ConfigError, DatasetError, FrontierError, StorageError, reraise_as
 from search.objective import METRICS_ATTR, SPEC_ATTR
 from search.results.deployment import INT8_FILES, ONNX_FILES, Deployed, write_onnx
+from search.results.untrusted import check_onnx, check_program
+from search.safe_files import check_out_dir, write_bytes, write_text
 from search.storage.artifacts import WEIGHTS_ATTR, load_state_dict, stored_out_dir
 from search.study import stored_config, stored_shape
 from spaces.registry import create_space, load_spec
@@ -121,7 +125,10 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
     """Write the model folder of COMPLETE trial ``number`` (see the module docstring); with
     ``onnx`` also ``model.onnx``, with ``int8`` also ``model.int8.onnx`` (both checked in ONNX
     Runtime and timed). Without the data the folder is written all the same; ``int8`` then
-    raises DatasetError before anything is written."""
+    raises DatasetError before anything is written. An ``out_dir`` that is a file (or under
+    one) is a ConfigError, raised first. Every file is written with ``search.safe_files``
+    (atomically; a symlink planted at a file's name is replaced, never written through)."""
+    out = check_out_dir(out_dir, "--out")
     cfg = cfg or stored_config(study)
     t = _trial(study, number)
     data, no_data = _data(cfg)
@@ -136,25 +143,26 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
     state = _weights(study, t, cfg, model.state_dict())
     model.load_state_dict(state)
     model.eval()
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "spec.json").write_text(json.dumps(json.loads(t.user_attrs[SPEC_ATTR]), indent=2,
-                                              sort_keys=True) + "\n")
+    write_text(out / "spec.json", json.dumps(json.loads(t.user_attrs[SPEC_ATTR]), indent=2,
+                                             sort_keys=True) + "\n")
     meta = {"space": cfg.space.name, "space_options": cfg.space.options,
             "input_shape": list(input_shape), "num_classes": num_classes,
             "dataset": asdict(cfg.dataset), "study": study.study_name, "trial": t.number}
-    (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-    written = save_packed(out / "weights.safetensors", state,
-                          weight_bits(model, bits_by_layer(model, spec.compress)))
+    write_text(out / "model.json", json.dumps(meta, indent=2) + "\n")
+    packed = pack(state, weight_bits(model, bits_by_layer(model, spec.compress)))
+    write_bytes(out / "weights.safetensors", packed)
     example = first_inputs(data.test, 2) if data is not None else torch.zeros(2, *input_shape)
-    torch.export.save(_program(model, example), out / "program.pt2")
+    program = io.BytesIO()
+    torch.export.save(_program(model, example), program)
+    write_bytes(out / "program.pt2", program.getvalue())
     metrics = t.user_attrs.get(METRICS_ATTR, {})
-    (out / "metrics.json").write_text(json.dumps(
+    write_text(out / "metrics.json", json.dumps(
         {"metrics": metrics, "values": t.values, "params": t.params}, indent=2) + "\n")
     on_front = t.number in {b.number for b in study.best_trials}
     deployed = write_onnx(model, out, input_shape, data, int8=int8) if onnx or int8 else []
     rechecked = score(model, data.test, data.metric) if data is not None else None
-    return Exported(out, t.number, on_front, rechecked, metrics.get("test_accuracy"), written,
+    return Exported(out, t.number, on_front, rechecked, metrics.get("test_accuracy"), len(packed),
                     metrics.get("size_bytes"), tuple(deployed), no_data)
 
 
@@ -232,15 +240,38 @@ def load(model_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module
 
 def load_onnx(model_dir: str | Path, *, int8: bool = False) -> Any:
     """An ONNX Runtime session (CPU) on the folder's ``model.onnx``, or with ``int8`` on its
-    ``model.int8.onnx``; feed it ``{"input": x}`` and read ``logits``."""
+    ``model.int8.onnx``; feed it ``{"input": x}`` and read ``logits``. ONNX is protobuf and
+    runs no code from the file; a model keeping tensors in external files (which ONNX Runtime
+    would read by path) is refused in one line (``search.results.untrusted.check_onnx``)."""
     from objectives.deploy.runtime import session
 
-    return session(_file(model_dir, (INT8_FILES if int8 else ONNX_FILES)[0]))
+    path = _file(model_dir, (INT8_FILES if int8 else ONNX_FILES)[0])
+    check_onnx(path)
+    return session(path)
 
 
-def load_program(model_dir: str | Path) -> torch.export.ExportedProgram:
-    """The ``torch.export`` program of an exported model (call ``.module()`` to run it)."""
-    return torch.export.load(_file(model_dir, "program.pt2"))
+def load_program(model_dir: str | Path, *, trusted: bool = False
+                 ) -> torch.export.ExportedProgram:
+    """The ``torch.export`` program of an exported model (call ``.module()`` to run it).
+
+    ``torch.export.load`` can run code from a crafted file (pickled entries, among others), so
+    the file is first checked against what ``torch.export.save`` writes for a Frontier model
+    (``search.results.untrusted.check_program``): anything else is refused in one line naming
+    the file and the entry. ``trusted=True`` skips the check and hands the file to
+    ``torch.export.load`` as it is: only for files whose author you trust. The check narrows,
+    but cannot close, what a hostile ``program.pt2`` can do; for a folder from a stranger use
+    :func:`load` (``weights.safetensors``, no pickle) or :func:`load_onnx`. The bytes are read
+    once, so the file checked is the file loaded."""
+    path = _file(model_dir, "program.pt2")
+    data = path.read_bytes()
+    if not trusted:
+        check_program(data, path)
+    try:
+        return torch.export.load(io.BytesIO(data))
+    except Exception as err:
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:200]
+        raise FrontierError(f"{path}: torch.export.load failed ({reason}); re-export the "
+                            "trial") from None
 
 
 def dataset_of(model_dir: str | Path) -> DataConfig:

@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 from objectives.task import metric_name
 from search.early_stop import state_name
 from search.objective import FAIL_REASON, METRICS_ATTR, SPEC_ATTR, STOP_REASON
+from search.safe_files import write_text
 from search.study import CONFIG_ATTR
 
 __all__ = [
@@ -122,18 +123,19 @@ def _reason(t: FrozenTrial) -> str:
 
 
 def write_tables(study: optuna.Study, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``pareto.csv``, ``pareto.json`` and ``trials.csv`` into ``out_dir``."""
+    """Write ``pareto.csv``, ``pareto.json`` and ``trials.csv`` into ``out_dir`` (with
+    ``search.safe_files``: a symlink at one of those names is replaced, not written through)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     front = front_frame(study)
     paths = {"pareto_csv": out / "pareto.csv", "pareto_json": out / "pareto.json",
              "trials_csv": out / "trials.csv"}
-    front.to_csv(paths["pareto_csv"], index=False)
+    write_text(paths["pareto_csv"], front.to_csv(index=False))
     records = front.to_dict(orient="records")
     for r in records:
         r["spec"] = json.loads(r["spec"]) if r.get("spec") else None
-    paths["pareto_json"].write_text(json.dumps(records, indent=2, default=_plain) + "\n")
-    trials_frame(study).to_csv(paths["trials_csv"], index=False)
+    write_text(paths["pareto_json"], json.dumps(records, indent=2, default=_plain) + "\n")
+    write_text(paths["trials_csv"], trials_frame(study).to_csv(index=False))
     return paths
 
 
