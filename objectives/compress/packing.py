@@ -90,10 +90,14 @@ def _index(numel: int, nnz: int, gaps: np.ndarray, width: int) -> tuple[int, int
             ((numel + nnz * width + 7) // 8, _BITMAP, 0, 0)]
     big = gaps[gaps >= 2]
     for k in range(1, _MAX_K + 1):
+        if nnz * k >= numel:  # runs take >= nnz * (k + width) bits: never below the bitmap
+            break
         big = big[big >= 1 << k]  # entries(k) = nnz + sum(gap // 2^k)
         entries = nnz + int((big >> k).sum())
         size = 1 + len(_varint(entries)) + (entries * (k + width) + 7) // 8
         best.append((size, _RUNS, k, entries))
+        if not big.size:  # no fillers left: a wider gap field only costs more
+            break
     return min(best)
 
 
