@@ -10,12 +10,9 @@ Optuna.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from importlib.util import find_spec
 from pathlib import Path
 
 import optuna
@@ -24,6 +21,7 @@ from optuna.storages import fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
 from objectives.data import TensorData, check_dataset, load_dataset, resolve_device
+from objectives.deploy import missing_packages
 from objectives.task import loss_fn, metric_fn
 from objectives.train import warm_up
 from search.config import StudyConfig
@@ -66,21 +64,21 @@ def check_runnable(cfg: StudyConfig, *, with_data: bool = True,
     ``--out`` sends the outputs; the teacher cache and TensorBoard folder) can be written.
     Raises ConfigError or DatasetError naming the field."""
     data = cfg.dataset
-    _check_writable(cfg.out_dir, "study.output_dir" if cfg.output_dir else
-                    f"study.output_dir (default runs/{cfg.name})")
+    check_out_dir(cfg.out_dir, "study.output_dir" if cfg.output_dir else
+                  f"study.output_dir (default runs/{cfg.name})")
     if out is not None:
-        _check_writable(out, "--out")
+        check_out_dir(out, "--out")
     if cfg.distill.teacher:
-        _check_writable(cfg.distill.cache_dir, "distill.cache_dir")
+        check_out_dir(cfg.distill.cache_dir, "distill.cache_dir")
     if cfg.logging.tensorboard:
-        _check_writable(cfg.logging.tensorboard, "logging.tensorboard")
+        check_out_dir(cfg.logging.tensorboard, "logging.tensorboard")
     with reraise_as(ConfigError):
         resolve_device(cfg.device)
         import_modules(cfg.imports)
         loss_fn(data.loss)
         metric_fn(data.metric)
     if cfg.budget.latency_backend != "torch" and cfg.budget.latency_reps > 0:
-        missing = [m for m in ("onnx", "onnxscript", "onnxruntime") if find_spec(m) is None]
+        missing = missing_packages()
         if missing:
             raise ConfigError(f"budget.latency_backend: {cfg.budget.latency_backend} needs "
                               f"{', '.join(missing)}; pip install 'frontier[onnx]' or use "
@@ -96,19 +94,6 @@ def check_runnable(cfg: StudyConfig, *, with_data: bool = True,
     if cfg.transfer.checkpoint and not Path(cfg.transfer.checkpoint).is_file():
         raise DatasetError(f"transfer.checkpoint: {cfg.transfer.checkpoint} is not a file; "
                            "give the path of a state dict saved on this machine")
-
-
-def _check_writable(path: str | Path, field: str) -> None:
-    """:func:`check_out_dir`, then a real try: a folder made and removed at once in the
-    nearest existing folder (root passes ``os.access`` even where nothing can be made, e.g.
-    under ``/proc``)."""
-    p = check_out_dir(path, field)
-    probe = next(q for q in (p, *p.parents) if q.exists())
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".frontier-probe-", dir=probe))
-    except OSError as err:
-        raise ConfigError(f"{field}: {probe} is not writable ({err.strerror or err}); give a "
-                          "folder you can write to") from None
 
 
 def prepare(cfg: StudyConfig, data: TensorData | None = None, *,

@@ -42,7 +42,10 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def check_out_dir(path: str | Path, field: str) -> Path:
     """Raise ConfigError naming ``field`` unless ``path`` is, or can be created as, a writable
-    folder (not a file, not under a file, not a read-only place). Creates nothing."""
+    folder (not a file, not under a file, not a read-only place). Whether the nearest existing
+    folder can be written is tried for real, with a folder made and removed at once (root
+    passes ``os.access`` even where nothing can be made, e.g. under ``/proc``); nothing else
+    is created."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise ConfigError(f"{field}: {p} is a file, not a folder; give a folder path")
@@ -55,8 +58,11 @@ def check_out_dir(path: str | Path, field: str) -> Path:
     if not probe.is_dir():
         raise ConfigError(f"{field}: {probe} is a file, so {p} cannot be a folder; give "
                           "another path")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"{field}: {probe} is not writable; give a folder you can write to")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".frontier-probe-", dir=probe))
+    except OSError as err:
+        raise ConfigError(f"{field}: {probe} is not writable ({err.strerror or err}); give a "
+                          "folder you can write to") from None
     return p
 
 

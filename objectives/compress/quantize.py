@@ -104,9 +104,14 @@ class ActFakeQuant(nn.Module):
             blended = torch.lerp(self.amax, current, self.momentum)
             self.amax.copy_(torch.where(self.amax > 0, blended, current))
         qmax = 2 ** (self.bits - 1) - 1
-        scale = torch.where(self.amax > 0, self.amax / qmax, torch.ones_like(self.amax))
         zero = torch.zeros((1,), dtype=torch.int32, device=x.device)
-        return torch.fake_quantize_per_tensor_affine(x, scale.reshape(1), zero, -qmax, qmax)
+        return torch.fake_quantize_per_tensor_affine(x, self.scale().reshape(1), zero, -qmax,
+                                                     qmax)
+
+    def scale(self) -> torch.Tensor:
+        """The per-tensor scale: the observed ``amax`` over ``qmax`` (1 before any)."""
+        qmax = 2 ** (self.bits - 1) - 1
+        return torch.where(self.amax > 0, self.amax / qmax, torch.ones_like(self.amax))
 
 
 def _quantize_input(module: nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import io
 import logging
 import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
-__all__ = ["MissingOnnx", "quiet", "require"]
+__all__ = ["PACKAGES", "MissingOnnx", "missing_packages", "quiet", "require"]
 
 INSTALL_HINT = "ONNX export needs the onnx extra: pip install 'frontier[onnx]'"
+#: The packages of the onnx extra.
+PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 
 
 class MissingOnnx(ModuleNotFoundError):
     """onnx, onnxscript or onnxruntime is not installed."""
+
+
+def missing_packages() -> list[str]:
+    """The packages of the onnx extra that are not installed (none imported to find out)."""
+    return [name for name in PACKAGES if importlib.util.find_spec(name) is None]
 
 
 def require(name: str) -> ModuleType:

@@ -47,10 +47,8 @@ class _FrozenFakeQuant(nn.Module):
 
     def __init__(self, quant: ActFakeQuant) -> None:
         super().__init__()
-        qmax = 2 ** (quant.bits - 1) - 1
-        amax = quant.amax.detach().float().cpu()
-        scale = torch.where(amax > 0, amax / qmax, torch.ones_like(amax)).reshape(())
-        self.qmax = float(qmax)
+        scale = quant.scale().detach().float().cpu().reshape(())
+        self.qmax = float(2 ** (quant.bits - 1) - 1)
         self.register_buffer("scale", scale)
         self.register_buffer("inv_scale", 1.0 / scale)  # as the kernel does: x * (1/s)
 

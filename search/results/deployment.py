@@ -24,6 +24,7 @@ from objectives import metrics
 from objectives.data import DataSplit, TensorData
 from objectives.data.batches import first_inputs
 from objectives.data.splits import Split
+from objectives.deploy import missing_packages
 from objectives.pipeline import CALIBRATION_INPUTS
 from search.errors import ConfigError, DatasetError, reraise_as
 from search.safe_files import write_bytes, write_text
@@ -57,17 +58,9 @@ class Deployed:
         return asdict(self)
 
 
-def _need_onnx() -> None:
-    from importlib.util import find_spec
-
-    missing = [m for m in ("onnx", "onnxscript", "onnxruntime") if find_spec(m) is None]
-    if missing:
-        raise ConfigError(f"--onnx/--int8: needs {', '.join(missing)}; pip install "
-                          "'frontier[onnx]'")
-
-
 def _measure(model: nn.Module, onnx: bytes, name: str, input_shape: tuple[int, ...],
-             split: DataSplit | None, metric: str, calibration: int = 0) -> Deployed:
+             split: DataSplit | None, metric: str, torch_latency: dict[int, float],
+             calibration: int = 0) -> Deployed:
     from objectives.deploy.runtime import compare, latency_ms, session
 
     sess = session(onnx)
@@ -83,9 +76,7 @@ def _measure(model: nn.Module, onnx: bytes, name: str, input_shape: tuple[int, .
     return Deployed(
         file=name, bytes=len(onnx), max_logit_diff=diff, accuracy=acc, torch_accuracy=torch_acc,
         latency_ms={b: latency_ms(sess, input_shape, batch=b, reps=20) for b in LATENCY_BATCHES},
-        torch_latency_ms={b: metrics.latency_ms(model, input_shape, reps=20, batch=b)
-                          for b in LATENCY_BATCHES},
-        calibration_inputs=calibration)
+        torch_latency_ms=torch_latency, calibration_inputs=calibration)
 
 
 def write_onnx(model: nn.Module, out: Path, input_shape: tuple[int, ...],
@@ -93,7 +84,10 @@ def write_onnx(model: nn.Module, out: Path, input_shape: tuple[int, ...],
     """Write ``model.onnx`` (and, with ``int8``, ``model.int8.onnx``) of ``model`` (a CPU model
     in eval mode) into ``out`` with their JSON reports; returns what was measured. A model ONNX
     cannot express is a ConfigError naming the op; ``int8`` without data a DatasetError."""
-    _need_onnx()
+    missing = missing_packages()
+    if missing:
+        raise ConfigError(f"--onnx/--int8: needs {', '.join(missing)}; pip install "
+                          "'frontier[onnx]'")
     if int8 and data is None:
         raise DatasetError("--int8: calibration needs the training split, and the data cannot "
                            "be loaded here")
@@ -104,7 +98,9 @@ def write_onnx(model: nn.Module, out: Path, input_shape: tuple[int, ...],
     example = first_inputs(split, 2) if split is not None else torch.zeros((2, *input_shape))
     with reraise_as(ConfigError, "--onnx: "):
         fp32 = to_onnx(model, example)
-    done = [_measure(model, fp32, ONNX_FILES[0], input_shape, split, metric)]
+    on_torch = {b: metrics.latency_ms(model, input_shape, reps=20, batch=b)
+                for b in LATENCY_BATCHES}  # the PyTorch model's, once for both files
+    done = [_measure(model, fp32, ONNX_FILES[0], input_shape, split, metric, on_torch)]
     write_bytes(out / ONNX_FILES[0], fp32)
     _write_json(out / ONNX_FILES[1], done[0])
     if int8 and data is not None:
@@ -115,7 +111,7 @@ def write_onnx(model: nn.Module, out: Path, input_shape: tuple[int, ...],
             acts = any(n.endswith("input_quant") for n, _ in model.named_modules())
             q = quantize_int8(to_onnx(model, example, act_quant=False) if acts else fp32,
                               calibration)
-        done.append(_measure(model, q, INT8_FILES[0], input_shape, split, metric,
+        done.append(_measure(model, q, INT8_FILES[0], input_shape, split, metric, on_torch,
                              len(calibration)))
         write_bytes(out / INT8_FILES[0], q)
         _write_json(out / INT8_FILES[1], done[1])
