@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -e '.[dev,postgres,dashboard,tensorboard,mlflow,onnx]'
+	$(PY) -m pip install -q -e '.[dev,postgres,dashboard,tensorboard,mlflow,onnx,transformers]'
 	touch $(STAMP)
 
 demo: $(STAMP)

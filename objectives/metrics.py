@@ -102,7 +102,9 @@ def size_bytes(model: nn.Module, bits: int | Mapping[str, int]) -> int:
 
 @torch.no_grad()
 def macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Dense multiply-accumulates of one forward pass on one input of ``input_shape``."""
+    """Dense multiply-accumulates of one forward pass on one input of ``input_shape``: those of
+    every conv and linear layer, plus what a module's ``extra_macs(input)`` method says its
+    own arithmetic costs (e.g. a transformer's attention products)."""
     total = 0
 
     def conv_hook(m: nn.Module, _: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
@@ -116,8 +118,14 @@ def macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
         assert isinstance(m, nn.Linear)
         total += out.numel() * m.in_features
 
+    def extra_hook(m: nn.Module, inputs: tuple[torch.Tensor, ...], _: torch.Tensor) -> None:
+        nonlocal total
+        total += int(m.extra_macs(inputs[0]))  # type: ignore[operator]
+
     handles = []
     for m in model.modules():
+        if callable(getattr(m, "extra_macs", None)):
+            handles.append(m.register_forward_hook(extra_hook))
         if isinstance(m, nn.Conv2d | nn.Conv1d):
             handles.append(m.register_forward_hook(conv_hook))
         elif isinstance(m, nn.Linear):

@@ -254,6 +254,10 @@ def cmd_export(args: argparse.Namespace) -> None:
         if d.file == "model.onnx" and d.max_logit_diff > LOGIT_TOLERANCE:
             _warn(f"{d.file}'s logits differ from PyTorch's by {d.max_logit_diff:.2e} "
                   f"(> {LOGIT_TOLERANCE:g})")
+    if done.pretrained is not None:
+        acc = ("" if done.pretrained_accuracy is None else
+               f": from_pretrained reloads it at test {metric} {done.pretrained_accuracy:.6f}")
+        print(f"wrote {done.pretrained} (config.json, model.safetensors){acc}")
     if done.test_accuracy is None:  # not an error: the folder is complete
         _warn(f"test {metric} not re-checked: the data cannot be loaded here ({done.no_data})")
         return

@@ -111,6 +111,9 @@ def prepare(cfg: StudyConfig, data: TensorData | None = None, *,
         if isinstance(space, ModelSpace):
             space.bind(data.input_shape, data.num_classes)
             check_builder(space, data.input_shape, data.num_classes)
+        check_input = getattr(space, "check_input", None)  # e.g. patches that fit the input
+        if callable(check_input):
+            check_input(data.input_shape, data.num_classes)
     return data, space
 
 

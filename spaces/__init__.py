@@ -4,6 +4,7 @@ from spaces import cnn as _cnn  # noqa: F401  (registers "cnn")
 from spaces import mlp as _mlp  # noqa: F401  (registers "mlp")
 from spaces import mobilenet as _mobilenet  # noqa: F401  (registers "mobilenet")
 from spaces import resnet as _resnet  # noqa: F401  (registers "resnet")
+from spaces import transformer as _transformer  # noqa: F401  (registers "transformer")
 from spaces import user as _user  # noqa: F401  (registers "model": a user's builder)
 from spaces.cnn import CNNSpace, CNNSpec, ConvNet
 from spaces.domain import Choice, Range, parse_domain, suggest
@@ -21,6 +22,7 @@ from spaces.registry import (
 )
 from spaces.resnet import ResNetSpace, ResNetSpec
 from spaces.spec import CompressSpec, Spec, TrainSpec, spec_from_dict, spec_to_dict
+from spaces.transformer import TransformerSpace, TransformerSpec
 from spaces.user import ModelSpace, ModelSpec, check_builder
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "Space",
     "Spec",
     "TrainSpec",
+    "TransformerSpace",
+    "TransformerSpec",
     "check_builder",
     "create_space",
     "list_spaces",

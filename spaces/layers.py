@@ -7,9 +7,11 @@ with the model they were sampled for.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from torch import nn
 
-__all__ = ["PrunableLayer", "prunable_layers", "ratio_targets"]
+__all__ = ["PrunableLayer", "PrunesItself", "keep_count", "prunable_layers", "ratio_targets"]
 
 PrunableLayer = nn.Conv1d | nn.Conv2d | nn.Linear
 
@@ -27,3 +29,20 @@ def ratio_targets(model: nn.Module) -> list[str]:
     layers = list(prunable_layers(model).items())
     convs = [n for n, m in layers if isinstance(m, nn.Conv1d | nn.Conv2d)]
     return convs or [n for n, _ in layers[:-1]]
+
+
+def keep_count(channels: int, ratio: float) -> int:
+    """Channels (or heads, neurons) kept when pruning ``ratio`` of ``channels``:
+    ``round((1 − ratio) · C)``, at least 1."""
+    return max(1, round((1.0 - ratio) * channels))
+
+
+@runtime_checkable
+class PrunesItself(Protocol):
+    """A model that does its own structured pruning (e.g. a transformer removing attention
+    heads and FFN neurons): ``prune_structure(ratio)`` shrinks it in place, and the shapes it
+    leaves depend only on ``ratio``, so a fresh model pruned the same way loads the weights of
+    a trained one. Structured pruning calls it instead of Torch-Pruning's dependency graph."""
+
+    def prune_structure(self, ratio: float) -> None:
+        """Remove ``ratio`` of every prunable structure in place."""

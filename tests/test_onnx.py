@@ -62,7 +62,7 @@ def _assert_matches(model: nn.Module, onnx_bytes: bytes, shape: tuple[int, ...])
 
 
 SPACES = [("cnn", (1, 8, 8)), ("resnet", (3, 16, 16)), ("mobilenet", (3, 16, 16)),
-          ("mlp", (1, 8, 8))]
+          ("mlp", (1, 8, 8)), ("transformer", (1, 8, 8)), ("transformer", (2, 40))]
 
 
 @pytest.mark.parametrize(("name", "shape"), SPACES)

@@ -8,7 +8,7 @@ from torch import nn
 
 from objectives.compress.prune import prune_magnitude
 from objectives.compress.structured import prune_structured
-from spaces.layers import prunable_layers, ratio_targets
+from spaces.layers import PrunesItself, prunable_layers, ratio_targets
 from spaces.spec import CompressSpec
 
 __all__ = ["apply_pruning", "bits_by_layer", "ratio_targets", "replay_pruning"]
@@ -33,7 +33,13 @@ def _example(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
 
 
 def _prune_structured(model: nn.Module, c: CompressSpec, input_shape: tuple[int, ...]) -> None:
-    if c.max_ratio > 0:
+    if isinstance(model, PrunesItself):  # e.g. a transformer: heads and FFN neurons
+        if c.layer_ratios:
+            raise ValueError(f"layer_ratios: {type(model).__name__} prunes its own structure "
+                             "at one ratio; use the global prune_ratio")
+        if c.prune_ratio > 0:
+            model.prune_structure(c.prune_ratio)
+    elif c.max_ratio > 0:
         prune_structured(model, _example(model, input_shape), c.layer_ratios or c.prune_ratio)
 
 
@@ -41,7 +47,8 @@ def apply_pruning(model: nn.Module, c: CompressSpec, input_shape: tuple[int, ...
                   ) -> dict[str, torch.Tensor]:
     """Prune ``model`` in place as ``c`` says and return the masks fine-tuning must hold.
 
-    Structured (:mod:`objectives.compress.structured`, traced on zeros of ``input_shape``):
+    Structured (:mod:`objectives.compress.structured`, traced on zeros of ``input_shape``, or
+    the model's own ``prune_structure`` when it has one, ``spaces.layers.PrunesItself``):
     channels are removed from every group of coupled layers but the output layer (the model
     shrinks) and the masks are all ones; with ``layer_ratios`` a group takes the ratio of its
     earliest target layer. Unstructured: global magnitude pruning at ``prune_ratio``, or

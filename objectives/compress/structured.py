@@ -34,7 +34,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from spaces.layers import ratio_targets
+from spaces.layers import keep_count, ratio_targets
 
 __all__ = ["PrunedGroup", "keep_count", "output_layers", "prune_structured"]
 
@@ -50,11 +50,6 @@ class PrunedGroup:
     ratio: float
     before: int
     after: int
-
-
-def keep_count(channels: int, ratio: float) -> int:
-    """Channels kept when pruning ``ratio`` of ``channels``: ``round((1 − ratio) · C)``, >= 1."""
-    return max(1, round((1.0 - ratio) * channels))
 
 
 def _width(layer: nn.Module) -> int:

@@ -13,7 +13,9 @@ A model folder holds:
   for a file you trust: see ``search.results.untrusted`` for what is safe to load from whom);
 - ``metrics.json``: the trial's stored metrics, objective values and parameters;
 - with ``onnx`` / ``int8``: ``model.onnx`` and ``model.int8.onnx`` with their checks and
-  latencies (``search.results.deployment``).
+  latencies (``search.results.deployment``);
+- for a ``transformers`` model (the ``transformer`` space): ``huggingface/``, which
+  ``from_pretrained`` reloads with its pruned shapes (``search.results.huggingface``).
 
 Exporting needs the storage, the trial's stored weights and (for a user's builder or a
 registered space) the user's code, not the data: the input shape and number of classes were
@@ -48,6 +50,7 @@ from search.config_io.user_code import import_modules
 from search.errors import ConfigError, DatasetError, FrontierError, StorageError, reraise_as
 from search.objective import METRICS_ATTR, SPEC_ATTR
 from search.results.deployment import INT8_FILES, ONNX_FILES, Deployed, write_onnx
+from search.results.huggingface import is_pretrained, load_pretrained, write_pretrained
 from search.results.untrusted import check_onnx, check_program
 from search.safe_files import check_out_dir, write_bytes, write_text
 from search.storage.artifacts import WEIGHTS_ATTR, load_state_dict, stored_out_dir
@@ -79,6 +82,10 @@ class Exported:
     size_bytes: int | None = None
     deployed: tuple[Deployed, ...] = ()
     no_data: str | None = None
+    #: The ``huggingface/`` folder (transformers models only) and the test accuracy of the
+    #: model ``from_pretrained`` rebuilds from it (None without the data).
+    pretrained: Path | None = None
+    pretrained_accuracy: float | None = None
 
 
 def _trial(study: optuna.Study, number: int) -> FrozenTrial:
@@ -162,8 +169,13 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
     on_front = t.number in {b.number for b in study.best_trials}
     deployed = write_onnx(model, out, input_shape, data, int8=int8) if onnx or int8 else []
     rechecked = score(model, data.test, data.metric) if data is not None else None
+    pretrained, reloaded = None, None
+    if is_pretrained(model):
+        pretrained = write_pretrained(model, out)
+        if data is not None:
+            reloaded = score(load_pretrained(pretrained), data.test, data.metric)
     return Exported(out, t.number, on_front, rechecked, metrics.get("test_accuracy"), len(packed),
-                    metrics.get("size_bytes"), tuple(deployed), no_data)
+                    metrics.get("size_bytes"), tuple(deployed), no_data, pretrained, reloaded)
 
 
 def _data(cfg: StudyConfig) -> tuple[TensorData | None, str | None]:
