@@ -6,6 +6,7 @@ Parameters are named so they exist only when used: ``width_3`` is suggested only
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,9 +39,9 @@ class CNNSpec:
 
 
 class ConvNet(nn.Sequential):
-    """``Sequential(blocks, AdaptiveAvgPool2d, Flatten, Linear)``. Module names (and state-dict
-    keys) are those of the plain Sequential: ``0.<block>.0`` is a conv, ``0.<block>.1`` its
-    batch norm, ``3`` the head."""
+    """``Sequential(blocks, AdaptiveAvgPool2d, Flatten, Linear)`` (``AdaptiveAvgPool1d`` for 1-D
+    signals). Module names (and state-dict keys) are those of the plain Sequential:
+    ``0.<block>.0`` is a conv, ``0.<block>.1`` its batch norm, ``3`` the head."""
 
 
 _OPTIONS = ("min_depth", "max_depth", "widths", "kernels", "batch_norm")
@@ -48,7 +49,9 @@ _OPTIONS = ("min_depth", "max_depth", "widths", "kernels", "batch_norm")
 
 @register_space("cnn")
 class CNNSpace:
-    """Conv → (BN) → ReLU → (2×2 max-pool while the map is ≥ 4 px) blocks, then a linear head."""
+    """Conv → (BN) → ReLU → (2×2 max-pool while the map is ≥ 4 px) blocks, then a linear head.
+    A ``(channels, length)`` input (a 1-D signal) gets the same blocks in 1-D: Conv1d,
+    BatchNorm1d, MaxPool1d (while the length is ≥ 4), AdaptiveAvgPool1d."""
 
     name: str = "cnn"
     spec_type: type = CNNSpec
@@ -76,29 +79,37 @@ class CNNSpace:
         return CNNSpec(widths, kernel, batch_norm, compress, train)
 
     def build(self, spec: CNNSpec, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-        """Build the module for ``spec``; input_shape is (channels, height, width)."""
-        if len(input_shape) != 3:
-            raise ValueError(f"cnn: input_shape must be (C, H, W), got {input_shape}")
-        channels, height, width = input_shape
+        """Build the module for ``spec``; input_shape is (channels, height, width), or
+        (channels, length) for 1-D signals (Conv1d, BatchNorm1d, MaxPool1d layers)."""
+        if len(input_shape) not in (2, 3):
+            raise ValueError(f"cnn: input_shape must be (C, H, W) or (C, L), got {input_shape}")
+        conv, norm, pool, avg = _LAYERS[len(input_shape) - 1]
+        channels, size = input_shape[0], list(input_shape[1:])
         blocks: list[nn.Module] = []
         for out in spec.widths:
             layers: list[nn.Module] = [
-                nn.Conv2d(channels, out, spec.kernel, padding=spec.kernel // 2,
-                          bias=not spec.batch_norm)
+                conv(channels, out, spec.kernel, padding=spec.kernel // 2,
+                     bias=not spec.batch_norm)
             ]
             if spec.batch_norm:
-                layers.append(nn.BatchNorm2d(out))
+                layers.append(norm(out))
             layers.append(nn.ReLU(inplace=True))
-            if min(height, width) >= 4:
-                layers.append(nn.MaxPool2d(2))
-                height, width = height // 2, width // 2
+            if min(size) >= 4:
+                layers.append(pool(2))
+                size = [s // 2 for s in size]
             blocks.append(nn.Sequential(*layers))
             channels = out
-        pooled = (min(height, 2), min(width, 2))
+        pooled = tuple(min(s, 2) for s in size)
         return ConvNet(
             nn.Sequential(*blocks),
-            nn.AdaptiveAvgPool2d(pooled),
+            avg(pooled),
             nn.Flatten(),
-            nn.Linear(channels * pooled[0] * pooled[1], num_classes),
+            nn.Linear(channels * math.prod(pooled), num_classes),
         )
 
+
+#: (conv, batch norm, max-pool, adaptive average pool) by the number of spatial dimensions.
+_LAYERS: dict[int, tuple[Any, Any, Any, Any]] = {
+    1: (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AdaptiveAvgPool1d),
+    2: (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d),
+}

@@ -12,8 +12,8 @@ __all__ = ["DataConfig"]
 class DataConfig:
     """``[dataset]`` of a study: which data, how it is split, held in memory and scored.
 
-    - ``name``: a registered dataset (digits, mnist, fashion_mnist, cifar10, imagefolder, or
-      one of :func:`register_dataset`); not used when ``source`` is given.
+    - ``name``: a registered dataset (digits, mnist, fashion_mnist, cifar10, imagefolder,
+      mnist1d, or one of :func:`register_dataset`); not used when ``source`` is given.
     - ``source``: the import string of a user's ``load()`` function, which takes no arguments:
       ``"my_data:load"`` (a module) or ``"path/to/my_data.py:load"`` (a file). It returns
       ``(x, y)`` arrays or tensors, a map-style ``torch.utils.data.Dataset`` of
@@ -22,7 +22,7 @@ class DataConfig:
     - ``data_dir``: the folder a built-in dataset reads its files from.
     - ``val_fraction``, ``test_fraction``, ``split_seed``: the seeded split; stratified by
       class when the targets are integer labels (a ``(train, val, test)`` source is used as
-      it is).
+      it is). ``split_seed`` also seeds a generated dataset (mnist1d).
     - ``augment``: a training-batch augmentation (``objectives.data.augment.AUGMENTS``); None: the
       dataset's default.
     - ``image_size``: resize a built-in dataset's images to ``image_size`` squared.

@@ -1,5 +1,6 @@
-"""The built-in datasets: digits (scikit-learn's 8×8 digits, embedded, the default) and image
-datasets from local folders: MNIST, FashionMNIST, CIFAR-10 and an ImageFolder.
+"""The built-in datasets: digits (scikit-learn's 8×8 digits, embedded, the default), image
+datasets from local folders: MNIST, FashionMNIST, CIFAR-10 and an ImageFolder, and MNIST-1D's
+generated 1-D signals (``objectives.data.mnist1d``).
 
 Nothing is downloaded. Each dataset registers (``objectives.data.registry.register_dataset``) a
 loader and, when it reads files, a cheap file check that names the missing files and where they
@@ -29,6 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from objectives.data import mnist1d as _mnist1d  # noqa: F401  (registers mnist1d)
 from objectives.data.config import DataConfig
 from objectives.data.registry import register_dataset
 

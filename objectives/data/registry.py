@@ -31,7 +31,7 @@ class RegisteredDataset:
     """A named dataset: its loader, an optional cheap file check, its default augmentation.
     Calling it loads the data."""
 
-    load: Loader  # (images N×C×H×W float32, labels int64, number of classes)
+    load: Loader  # (inputs N×C×H×W or N×C×L float32, labels int64, number of classes)
     check: Checker | None = None  # raises ValueError naming missing files and the fix; no loading
     augment: str = "none"  # used when DataConfig.augment is None
 
@@ -47,9 +47,9 @@ DATASETS: Registry[RegisteredDataset] = Registry("dataset", "dataset.name",
 def register_dataset(name: str, *, check: Checker | None = None, augment: str = "none"
                      ) -> Callable[[Loader], Loader]:
     """Decorator: register ``load(cfg) -> (x, y, num_classes)`` as the dataset ``name``
-    (``x``: float32 N×C×H×W, ``y``: int64 labels), with an optional ``check(cfg)`` that raises
-    ValueError naming missing files (cheap: reads no data) and the augmentation it uses when
-    ``[dataset] augment`` is not given."""
+    (``x``: float32 N×C×H×W, or N×C×L for 1-D signals; ``y``: int64 labels), with an
+    optional ``check(cfg)`` that raises ValueError naming missing files or packages (cheap:
+    reads no data) and the augmentation it uses when ``[dataset] augment`` is not given."""
 
     def add(load: Loader) -> Loader:
         DATASETS.add(name, RegisteredDataset(load, check, augment))
