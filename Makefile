@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -e '.[dev,postgres,dashboard,tensorboard,mlflow,onnx,transformers]'
+	$(PY) -m pip install -q -e '.[dev,postgres,dashboard,tensorboard,mlflow,onnx,transformers,mnist1d]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -22,7 +22,8 @@ STUDIES = Path(__file__).resolve().parents[1] / "studies"
 TINY = Budget(epochs=1, finetune_epochs=1, qat_epochs=1, latency_reps=1)
 
 
-@pytest.mark.parametrize("name", ["digits_cnn", "wine", "torchvision_mobilenet"])
+@pytest.mark.parametrize("name", ["digits_cnn", "digits_transformer", "mnist1d_cnn", "wine",
+                                  "torchvision_mobilenet"])
 def test_a_shipped_study_loads_from_any_folder(workdir: Path, name: str) -> None:
     cfg = load_config(STUDIES / f"{name}.toml")  # the cwd is a fresh tmp folder
     assert cfg.name == name

@@ -22,7 +22,7 @@ from spaces.spec import CompressSpec
 from spaces.transformer import TransformerSpec
 
 pytest.importorskip("transformers")
-from spaces.encoder import FrontierEncoder  # noqa: E402
+from spaces.encoder import FrontierEncoder
 
 
 def _build(spec: TransformerSpec, shape: tuple[int, ...], classes: int = 10) -> FrontierEncoder:
