@@ -33,6 +33,7 @@ from objectives.compress.quantize import (
     attach_act_quant,
     bake,
     fake_quantize,
+    observe_ranges,
     set_bits,
 )
 from objectives.data import TensorData
@@ -190,7 +191,9 @@ def evaluate(
     if c.quantized:
         set_bits(hooks, bits)
         if c.act_bits < 32:
-            attach_act_quant(model, c.act_bits, list(hooks))
+            quants = attach_act_quant(model, c.act_bits, list(hooks))
+            if budget.qat_epochs == 0:  # no QAT to observe the activation ranges: one pass
+                observe_ranges(model, quants, first_inputs(data.train, CALIBRATION_INPUTS))
         if budget.qat_epochs > 0:
             # activation ranges are only observed while training: QAT calibrates them
             # (without a fine-tune since, the judgement above already scored this model)

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from objectives.compress.quantize import fake_quantize, quantize_codes
+from objectives.data import TensorData
 
 
 @pytest.mark.parametrize("bits", [2, 3, 4, 6, 8])
@@ -32,3 +33,17 @@ def test_straight_through_gradient() -> None:
     (fake_quantize(w, 2) * torch.arange(6.0)).sum().backward()
     assert w.grad is not None
     torch.testing.assert_close(w.grad, torch.arange(6.0).expand(4, 6))
+
+
+def test_activation_ranges_are_observed_without_a_qat_phase(digits: TensorData) -> None:
+    """With qat_epochs = 0 nothing trains the activation quantizers; one pass of training
+    inputs records their ranges, instead of leaving them at 0 (a scale of 1: plain rounding)."""
+    from objectives.compress.quantize import ActFakeQuant
+    from objectives.pipeline import Budget, evaluate
+    from spaces import CNNSpec, CompressSpec, create_space
+
+    spec = CNNSpec((8,), compress=CompressSpec(bits=8, act_bits=4))
+    budget = Budget(epochs=1, finetune_epochs=0, qat_epochs=0, latency_reps=0)
+    _, model = evaluate(create_space("cnn"), spec, digits, budget)
+    quants = [m for m in model.modules() if isinstance(m, ActFakeQuant)]
+    assert quants and all(float(q.amax) > 0 for q in quants)

@@ -16,6 +16,7 @@ __all__ = [
     "attach_act_quant",
     "bake",
     "fake_quantize",
+    "observe_ranges",
     "quantize_codes",
     "set_bits",
 ]
@@ -130,6 +131,21 @@ def attach_act_quant(model: nn.Module, bits: int, names: list[str]) -> dict[str,
         layer.register_forward_pre_hook(_quantize_input)
         quants[name] = quant
     return quants
+
+
+@torch.no_grad()
+def observe_ranges(model: nn.Module, quants: Mapping[str, ActFakeQuant],
+                   inputs: torch.Tensor) -> None:
+    """Record the activation ranges of ``quants`` from one forward pass of ``inputs`` (the
+    model in eval mode, only the quantizers observing): for a model no QAT phase trains."""
+    was_training = model.training
+    model.eval()
+    for q in quants.values():
+        q.train()
+    try:
+        model(inputs.to(next(model.parameters()).device))
+    finally:
+        model.train(was_training)
 
 
 def bake(model: nn.Module) -> None:
