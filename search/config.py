@@ -27,6 +27,7 @@ from search.config_io.toml_writer import dumps
 from search.config_io.user_code import DATA_REFS, resolve_tables, resolve_user_code
 from search.early_stop import EarlyStopping
 from search.errors import ConfigError, FrontierError, reraise_as
+from search.oneshot.settings import MODES, OneShot
 from search.tracking.settings import Logging
 from spaces.domain import domain_values
 from spaces.registry import create_space
@@ -81,7 +82,6 @@ class SamplerConfig:
 @dataclass(frozen=True)
 class Constraints:
     """Feasibility limits; infeasible trials are kept but never on the exported front."""
-
     max_params: int | None = None
     max_size_bytes: int | None = None
     min_accuracy: float | None = None
@@ -109,6 +109,7 @@ class StudyConfig:
     device: str = "cpu"
     output_dir: str | None = None
     objectives: tuple[str, ...] = ("val_accuracy", "params")
+    mode: str = "standard"  # or "one-shot": see [oneshot] (search.oneshot.settings)
     #: Modules imported before the config is checked, in every process (e.g. ones that
     #: ``@register_space`` a space); dotted names or ``.py`` paths, stored as in spaces.locate.
     imports: tuple[str, ...] = ()
@@ -121,6 +122,7 @@ class StudyConfig:
     distill: Distill = field(default_factory=Distill)
     transfer: Transfer = field(default_factory=Transfer)
     logging: Logging = field(default_factory=Logging)  # trackers; a resume may log elsewhere
+    oneshot: OneShot = field(default_factory=OneShot)
     #: True for a config read back from a study (``search.study.stored_config``): its import
     #: strings stay as stored (canonical since the study was created), and no user code is
     #: imported and no user space built here; the run paths and ``export`` import what they use.
@@ -160,6 +162,7 @@ class StudyConfig:
             "distill": dataclasses.asdict(self.distill),
             "transfer": dataclasses.asdict(self.transfer),
             "logging": dataclasses.asdict(self.logging),
+            "oneshot": dataclasses.asdict(self.oneshot),
         }
 
     def to_toml(self) -> str:
@@ -212,7 +215,7 @@ class StudyConfig:
                                            source))
         for name, kind in (("sampler", SamplerConfig), ("constraints", Constraints),
                            ("early_stopping", EarlyStopping), ("distill", Distill),
-                           ("transfer", Transfer), ("logging", Logging)):
+                           ("transfer", Transfer), ("logging", Logging), ("oneshot", OneShot)):
             kwargs[name] = kind(**typed_table(kind, _table(data, name, source), name, source))
         try:
             return cls(**kwargs, stored=stored)
@@ -221,12 +224,11 @@ class StudyConfig:
 
 
 _SECTIONS = ("space", "dataset", "budget", "sampler", "constraints", "early_stopping",
-             "distill", "transfer", "logging")
+             "distill", "transfer", "logging", "oneshot")
 
 
 def load_config(path: str | Path) -> StudyConfig:
-    """Read and validate a TOML study file (whether its data is there is checked where the
-    study runs: ``search.run.check_runnable``)."""
+    """Read and validate a TOML study file (its data is checked where the study runs)."""
     p = Path(path)
     return StudyConfig.from_dict(read_toml(p), source=str(p), base_dir=p.parent)
 
@@ -298,6 +300,12 @@ def _validate(cfg: StudyConfig, stored: bool = False) -> None:
          "early_stopping.record_curves", "must be true while early stopping is enabled"),
         (cfg.device in ("cpu", "auto") or cfg.device.startswith("cuda"), "study.device",
          f"{cfg.device!r} is not a device; use 'cpu', 'cuda' or 'auto'"),
+        (cfg.mode in MODES, "study.mode", f"{cfg.mode!r} is not one of {', '.join(MODES)}"),
+        (cfg.mode == "standard" or cfg.space.name == "cnn", "study.mode",
+         "one-shot mode supports the cnn space; use mode = \"standard\" for this one"),
+        (cfg.mode == "standard" or not cfg.transfer.checkpoint, "transfer.checkpoint",
+         "one-shot candidates start from the supernet's weights; remove it"),
+        *((False, name, message) for name, message in cfg.oneshot.problems()),
     ]
     for ok, name, message in checks:
         if not ok:
@@ -335,9 +343,7 @@ def _validate(cfg: StudyConfig, stored: bool = False) -> None:
 
 
 def _options_only(data: DataConfig) -> DataConfig:
-    """``data`` as :func:`check_dataset` checks its options alone: a built-in dataset's files
-    are checked where the study runs (``search.run.check_runnable``), so its options are
-    checked as those of a dataset without files."""
+    """``data`` with its options alone to check: files are checked where the study runs."""
     if data.source is not None:
         return data
     fileless = next(name for name in DATASETS if name not in CHECKS)

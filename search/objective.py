@@ -114,8 +114,12 @@ class Objective:
     """Callable objective for ``study.optimize``; returns the configured objective values."""
 
     def __init__(self, cfg: StudyConfig, space: Space, data: TensorData,
-                 progress: EpochProgress | None = None, tracker: Tracker | None = None) -> None:
+                 progress: EpochProgress | None = None, tracker: Tracker | None = None,
+                 inherit: Callable[[Spec], Callable[[nn.Module], None]] | None = None) -> None:
+        """``inherit`` (one-shot mode): the ``init`` hook that gives a trial's model its
+        starting weights, for its Spec."""
         self.cfg = cfg
+        self.inherit = inherit
         self.tracker = tracker or Tracker()
         self.space = space
         self.data = data
@@ -184,7 +188,8 @@ class Objective:
                 trial.set_user_attr(TEACHER_ATTR, self._teacher_info)
             measured, model = evaluate(self.space, spec, self.data, self.cfg.budget,
                                        seed=self.cfg.seed + trial.number, on_epoch=monitor,
-                                       init=init if self.cfg.transfer.checkpoint else None,
+                                       init=self.inherit(spec) if self.inherit else
+                                       init if self.cfg.transfer.checkpoint else None,
                                        teacher_logits=logits,
                                        on_stats=monitor.on_stats if self.tracker.enabled
                                        else None)

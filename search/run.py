@@ -10,6 +10,7 @@ Optuna.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable
@@ -215,7 +216,15 @@ def run_study(
         tracker = make_tracker(cfg.logging, study, worker_id())
     finally:
         claim.release()
-    objective = Objective(cfg, space, data, progress=reporter.epoch, tracker=tracker)
+    inherit, run_cfg = None, cfg
+    if cfg.mode == "one-shot":  # the supernet and the chosen candidates, once per study
+        from search.oneshot.start import start_oneshot
+
+        inherit = start_oneshot(study, cfg, space, data, log or ("bar" if progress else "quiet"))
+        run_cfg = dataclasses.replace(cfg, budget=dataclasses.replace(
+            cfg.budget, epochs=cfg.oneshot.finetune_epochs))
+    objective = Objective(run_cfg, space, data, progress=reporter.epoch, tracker=tracker,
+                          inherit=inherit)
     claimed = _Claimed(objective, claim)
     reporter.start(study, finished, target)
     last: list[FrozenTrial] = []

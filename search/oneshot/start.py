@@ -1,0 +1,63 @@
+"""The one-shot phase of a process, before its first trial.
+
+:func:`start_oneshot` runs before a process's first trial: it loads or trains the study's
+supernet (``store``), explores candidates on it and enqueues the best as the study's trials
+(``explore``), all under the study's claim lock, so with several workers one trains and the
+others wait and reuse it. It returns how a trial's model inherits its weights.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+
+import optuna
+from torch import nn
+
+from objectives.data import TensorData
+from objectives.data.batches import first_inputs
+from search.config import StudyConfig
+from search.errors import ConfigError
+from search.oneshot.explore import ENQUEUED_ATTR, enqueue_chosen, explore
+from search.oneshot.store import load_or_train
+from search.storage.claim import claim_for
+from spaces.cnn import CNNSpace
+from spaces.registry import Space
+from spaces.spec import Spec
+
+__all__ = ["Inherit", "start_oneshot"]
+
+#: spec -> the ``init`` hook that gives its freshly built model the supernet's weights.
+Inherit = Callable[[Spec], Callable[[nn.Module], None]]
+
+
+def _logger(mode: str) -> Callable[[str], None]:
+    if mode == "quiet":
+        return lambda _: None
+    if mode == "jsonl":
+        return lambda text: print(json.dumps({"event": "oneshot", "message": text}), flush=True)
+    return lambda text: print(text, file=sys.stderr, flush=True)
+
+
+def start_oneshot(study: optuna.Study, cfg: StudyConfig, space: Space, data: TensorData,
+                  log_mode: str = "bar") -> Inherit:
+    """Make the study's one-shot phase happen once (supernet, exploration, chosen candidates
+    enqueued) and return the weights inheritance of its trials."""
+    if not isinstance(space, CNNSpace):
+        raise ConfigError(f"study.mode: one-shot mode supports the cnn space, not "
+                          f"{type(space).__name__}")
+    log = _logger(log_mode)
+    claim = claim_for(study)
+    claim.acquire()
+    try:
+        try:
+            net = load_or_train(study, cfg, space, data, log)
+        except ValueError as err:  # e.g. a space the supernet cannot hold
+            raise ConfigError(str(err)) from None
+        if ENQUEUED_ATTR not in study.user_attrs:
+            enqueue_chosen(study, cfg, explore(study, cfg, space, data, net, log), log)
+    finally:
+        claim.release()
+    calibration = first_inputs(data.train, cfg.oneshot.calibration).to(data.device)
+    return lambda spec: net.inherit(spec, calibration)  # type: ignore[arg-type]
