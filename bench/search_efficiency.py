@@ -1,34 +1,46 @@
-"""Head-to-head: a hand-written Optuna script vs. Frontier without and with early stopping.
+"""Head-to-head on MNIST-1D: a hand-written Optuna script vs. Frontier without and with early
+stopping.
 
-    .venv/bin/python bench/search_efficiency.py [--minutes 5] [--seed 0] [--keep DIR] [--control]
-                                                [--fast-baseline] [--always-finetune]
-                                                [--workers N]
+    .venv/bin/python bench/search_efficiency.py [--minutes 5] [--seeds 0 1 2] [--keep DIR]
+                                                [--control] [--fast-baseline]
+                                                [--always-finetune] [--workers N]
 
-Three searches on digits, one after the other in this process, each with the same wall-clock
-budget, the same CNN space (depth 1-4, widths 4-32, prune ratio 0-0.9, bits 2-32, weight decay
-1e-5-1e-3, four learning-rate schedules), the same training epochs, NSGA-II with the same seed
-and population, objectives (val accuracy, size):
+Per seed, searches one after the other, each with the same wall-clock budget, the same 1-D CNN
+space on MNIST-1D ((1, 40) signals, 3,000 / 1,000 / 1,000 split; depth 1-4, widths 4-64,
+kernel 3/5/7, prune ratio 0-0.9, bits 2-32, weight decay 1e-5-1e-3, four learning-rate
+schedules), the same training epochs, NSGA-II with the same seed and population, objectives
+(val accuracy, size_bytes, Frontier's packed-file size for all of them):
 
   (a) a plain hand-written Optuna NSGA-II script: trains every candidate fully, then prunes
       and quantizes it after training, without fine-tuning (what people write by hand);
   (b) Frontier with early stopping off (prune → fine-tune with mask → QAT fine-tune, each
       fine-tune only where compression cost more than 0.01 val accuracy);
-  (c) Frontier default (early stopping on).
+  (c) Frontier default (early stopping on);
+  (e) Frontier's one-shot mode (``mode = "one-shot"``, search/oneshot): a supernet trained
+      once (20 epochs), 500 candidates estimated on it, the best fine-tuned from inherited
+      weights (5 epochs, then prune / fine-tune / QAT as (c)); the supernet's training and
+      the exploration count in its budget. ``--no-oneshot`` leaves it out.
 
-Prints the hypervolume of each front in (1 − val accuracy, log10 size in bits) with reference
-point (0.9, 6.5), the ceiling no front in this space can pass (a perfect accuracy at the size of
-the smallest candidate), the ratio (c)/(a), the share of the gap between (a) and that ceiling
-that (b) and (c) closed, the wall time at which (c) (and, for comparison, (b)) first reached
-(a)'s final hypervolume, and a replay of the early-stopping rule over (b)'s trials: which
-trials it would have stopped, whether any of them is on (b)'s final front, and the share of
-(b)'s epochs the stops would have saved. ``--control`` adds (d): (c) with Optuna's
+Every search runs as ``--workers`` processes (default 2, both cores of the bench machine) on
+one journal file, each with cores / N torch threads: (a) as Optuna's documentation runs a
+script on several cores, (b), (c) and (d) as ``python -m search run --workers N`` does; the
+processes' start-up counts in the budget. ``--workers 1`` runs each search in this process.
+
+Prints per seed the hypervolume of each front in (1 − val accuracy, log10 size in bits) with
+reference point (0.9, 6.5), the ceiling no front in this space can pass (a perfect accuracy at
+the size of the smallest candidate), the ratios to (a), the share of the gap between (a) and
+the ceiling closed, the wall time at which each search first reached (a)'s final hypervolume,
+the best test accuracy on each front (in val accuracy and size) among candidates of at most
+1,000 and 2,600 nonzero params, and a replay of the early-stopping rule over (b)'s trials
+(which trials it would have stopped, whether any is on (b)'s final front, the share of (b)'s
+epochs saved); then a summary over the seeds. ``--control`` adds (d): (c) with Optuna's
 unchanged NSGA-II, which leaves stopped trials out of its population (search/samplers.py).
-``--always-finetune`` makes (b) and (c) run every fine-tune phase (the ablation of fine-tuning
-only where compression hurt). ``--fast-baseline`` gives (a) the two speed-ups of Frontier's
-training loop (fused AdamW, channels-last memory), so that what is left of the difference is
-the search itself. ``--workers N`` runs (b), (c) and (d) as N local worker processes on one
-journal file, each with cores / N torch threads, as ``python -m search run --workers N`` does;
-(a) stays the one process a hand-written script is.
+``--always-finetune`` makes (b) and (c) run every fine-tune phase. ``--fast-baseline`` gives
+(a) fused AdamW, the one speed-up of Frontier's loop that applies to 1-D signals
+(channels-last memory is for 4-D tensors).
+
+A search is one entry of ``searches()``: a name and a function ``(budget_s, seed, tmp) ->
+(History, trials or None)``; everything printed loops over that list.
 """
 
 from __future__ import annotations
@@ -38,93 +50,156 @@ import multiprocessing
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import optuna
 import torch
+from efficiency_report import (
+    History,
+    Outcome,
+    best_line,
+    final_hv,
+    fine_tuning,
+    first_reach,
+    from_trials,
+    replay,
+    share,
+    summary,
+    trial_count,
+)
 from handwritten import (
     BITS,
+    DATA,
     EPOCHS,
+    KERNELS,
     LR,
     MAX_DEPTH,
     MAX_RATIO,
     POPULATION,
     WEIGHT_DECAY,
     WIDTHS,
-    History,
     handwritten,
 )
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from objectives.compress.prune import prune_magnitude
+from objectives.compress.quantize import fake_quantize
 from objectives.metrics import size_bytes
 from objectives.pipeline import Budget
 from search import samplers
 from search.config import SamplerConfig, SpaceConfig, StudyConfig
-from search.early_stop import EarlyStopping, ParetoStopper
-from search.results.pareto import hv_point, points_hypervolume
+from search.early_stop import EarlyStopping
+from search.oneshot.settings import OneShot
+from search.results.pareto import HV_REFERENCE, hv_point, points_hypervolume
 from search.run import run_study
 from search.storage.reaper import worker_id
 from search.storage.workers import threads_per_worker
 from search.study import create_or_load
 from spaces.cnn import CNNSpace, CNNSpec
+from spaces.layers import prunable_layers
 from spaces.spec import SCHEDULES
 
-SEED = 0
+SEEDS = [0, 1, 2]
 BUDGET = Budget(epochs=EPOCHS, finetune_epochs=5, qat_epochs=5)  # (b) and (c)
-# All three searches sample the same parameters from the same domains (bench/handwritten.py):
-# depth, widths, prune ratio, bits and the two training knobs, weight decay and schedule.
-SPACE = {"min_depth": 1, "max_depth": MAX_DEPTH, "widths": WIDTHS, "kernels": [3],
+# All searches sample the same parameters from the same domains (bench/handwritten.py):
+# depth, widths, kernel, prune ratio, bits and the two training knobs, weight decay and schedule.
+SPACE = {"min_depth": 1, "max_depth": MAX_DEPTH, "widths": WIDTHS, "kernels": KERNELS,
          "prune_ratio": {"low": 0.0, "high": MAX_RATIO}, "bits": BITS, "lr": LR,
          "weight_decay": {"low": WEIGHT_DECAY[0], "high": WEIGHT_DECAY[1], "log": True},
          "schedule": list(SCHEDULES)}
+INPUT = (1, 40)
+#: (e): the supernet's training and the exploration count in its budget, so both are short.
+ONESHOT = OneShot(epochs=20, candidates=500, finetune_epochs=5)
+
+#: A search: ``run(budget_s, seed, tmp) -> (History, Frontier trials or None)``.
+Run = Callable[[float, int, str], tuple[History, list[FrozenTrial] | None]]
 
 
-def ceiling() -> tuple[int, float]:
-    """Bytes of the smallest candidate of SPACE (one conv of the fewest filters, pruned at the
-    largest ratio, fewest bits) and the hypervolume of a perfect-accuracy model of that size:
-    the most any front of this space can have."""
-    spec = CNNSpec(widths=(min(WIDTHS),))
-    model = CNNSpace({"widths": WIDTHS}).build(spec, (1, 8, 8), 10)
-    prune_magnitude(model, MAX_RATIO)
-    smallest = size_bytes(model, min(BITS))
-    return smallest, points_hypervolume([hv_point(1.0, smallest)])
+class Search(NamedTuple):
+    key: str  # "a": printed "(a)", its studies under <tmp>/seed<N>/a
+    name: str
+    run: Run
 
 
-# ---------------------------------------------------------------- (b), (c) Frontier
-def _worker(cfg: StudyConfig, url: str, deadline: float, threads: int) -> None:
+def candidate_bytes(widths: tuple[int, ...], kernel: int, ratio: float, bits: int) -> int:
+    """size_bytes of an (untrained) candidate of SPACE, pruned and quantized as Frontier does."""
+    torch.manual_seed(0)
+    model = CNNSpace(SPACE).build(CNNSpec(widths=widths, kernel=kernel), INPUT, 10)
+    prune_magnitude(model, ratio)
+    with torch.no_grad():
+        for m in prunable_layers(model).values():
+            m.weight.copy_(fake_quantize(m.weight, bits) + 0.0)
+    return size_bytes(model, bits)
+
+
+def ceiling() -> tuple[int, int, float]:
+    """Bytes of the smallest candidate of SPACE (one conv of the fewest filters and the
+    smallest kernel, pruned at the largest ratio, fewest bits), of the largest (every conv of
+    the most filters and the largest kernel, dense float32), and the hypervolume of a
+    perfect-accuracy model of the smallest size: the most any front of this space can have."""
+    smallest = candidate_bytes((min(WIDTHS),), min(KERNELS), MAX_RATIO, min(BITS))
+    largest = candidate_bytes((max(WIDTHS),) * MAX_DEPTH, max(KERNELS), 0.0, 32)
+    return smallest, largest, points_hypervolume([hv_point(1.0, smallest)])
+
+
+# ---------------------------------------------------------------- (b), (c), (d) Frontier
+@contextmanager
+def _sampler(plain_nsga2: bool) -> Iterator[None]:
+    """With ``plain_nsga2``, Optuna's unchanged NSGA-II as "nsga2" in this process ((d))."""
+    ours = samplers.SAMPLERS.get("nsga2")
+    if plain_nsga2:
+        samplers.SAMPLERS.replace("nsga2", lambda seed, pop: optuna.samplers.NSGAIISampler(
+            seed=seed, population_size=pop))
+    try:
+        yield
+    finally:
+        samplers.SAMPLERS.replace("nsga2", ours)
+
+
+def _worker(cfg: StudyConfig, url: str, deadline: float, threads: int, plain: bool) -> None:
     """One of ``--workers`` processes: join the study and start trials until ``deadline``
     (``time.time()``), so that the seconds spent starting the process count in the budget."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = create_or_load(cfg, url, worker=worker_id())
-    run_study(study, cfg, progress=False, timeout=max(0.0, deadline - time.time()),
-              threads=threads)
+    with _sampler(plain):
+        study = create_or_load(cfg, url, worker=worker_id())
+        run_study(study, cfg, progress=False, timeout=max(0.0, deadline - time.time()),
+                  threads=threads)
 
 
-def frontier(budget_s: float, early: bool, tmp: str, seed: int = SEED,
-             name: str = "", budget: Budget = BUDGET,
-             workers: int = 1) -> tuple[History, list[FrozenTrial]]:
+def frontier(budget_s: float, seed: int, tmp: str, *, early: bool, name: str = "",
+             budget: Budget = BUDGET, workers: int = 1, plain_nsga2: bool = False,
+             oneshot: OneShot | None = None) -> tuple[History, list[FrozenTrial]]:
     cfg = StudyConfig(name=name or f"es-{'on' if early else 'off'}", n_trials=100_000, seed=seed,
                       objectives=("val_accuracy", "size_bytes"), output_dir=f"{tmp}/out",
-                      budget=budget,
+                      budget=budget, dataset=DATA,
                       sampler=SamplerConfig(seed=seed, population_size=POPULATION),
                       space=SpaceConfig("cnn", SPACE),
-                      early_stopping=EarlyStopping(enabled=early))
+                      early_stopping=EarlyStopping(enabled=early),
+                      mode="one-shot" if oneshot else "standard", oneshot=oneshot or OneShot())
     Path(tmp).mkdir(parents=True, exist_ok=True)
     url = f"{tmp}/bench.log" if workers > 1 else f"sqlite:///{tmp}/bench.db"
-    study = create_or_load(cfg, url)
+    with _sampler(plain_nsga2):
+        study = create_or_load(cfg, url)
     stamps: dict[int, float] = {}
     if workers > 1:  # spawn, not fork: this process has started torch's thread pools
         context = multiprocessing.get_context("spawn")
         threads = threads_per_worker(workers)
         started = time.time()
-        procs = [context.Process(target=_worker, args=(cfg, url, started + budget_s, threads))
+        procs = [context.Process(target=_worker, args=(cfg, url, started + budget_s, threads,
+                                                       plain_nsga2))
                  for _ in range(workers)]
         for p in procs:
             p.start()
         for p in procs:
             p.join()
+        if any(p.exitcode for p in procs):
+            raise RuntimeError("a Frontier worker process failed: exit codes "
+                               f"{[p.exitcode for p in procs]}")
         stamps = {t.number: t.datetime_complete.timestamp() - started
                   for t in study.get_trials(deepcopy=False) if t.datetime_complete}
     else:
@@ -133,156 +208,119 @@ def frontier(budget_s: float, early: bool, tmp: str, seed: int = SEED,
         def stamp(_: optuna.Study, trial: FrozenTrial) -> None:
             stamps[trial.number] = time.monotonic() - start
 
-        run_study(study, cfg, progress=False, timeout=budget_s, callbacks=[stamp])
-    trials = study.get_trials()
-    history = [(stamps[t.number], hv_point(t.user_attrs["metrics"]["val_accuracy"],
-                                           t.user_attrs["metrics"]["size_bytes"]))
-               for t in trials if t.state == TrialState.COMPLETE and t.number in stamps
-               and stamps[t.number] <= budget_s]
-    return sorted(history), trials
+        with _sampler(plain_nsga2):
+            run_study(study, cfg, progress=False, timeout=budget_s, callbacks=[stamp])
+    # trials that finished after the deadline (in flight when it came) count nowhere
+    trials = [t for t in study.get_trials() if stamps.get(t.number, budget_s + 1) <= budget_s]
+    return from_trials(trials, stamps, budget_s), trials
 
 
-def final_hv(history: list[tuple[float, tuple[float, float]]]) -> float:
-    return points_hypervolume([p for _, p in history])
+def searches(args: argparse.Namespace, tuning: Budget) -> list[Search]:
+    """The searches of one seed, in the order they run; the first is the reference. (b), (c)
+    and (d) train with ``tuning``."""
+    procs = f", {args.workers} processes" if args.workers > 1 else ", one process"
+    every = (", every fine-tune run" if args.always_finetune else "") + procs
+    loop = ", fused AdamW as Frontier trains" if args.fast_baseline else ""
+    out = [
+        Search("a", f"hand-written script{loop}{procs}",
+               lambda b, s, tmp: (handwritten(b, s, tmp, fast=args.fast_baseline,
+                                              workers=args.workers), None)),
+        Search("b", f"Frontier, early stopping off{every}",
+               partial(frontier, early=False, budget=tuning, workers=args.workers)),
+        Search("c", f"Frontier default{every}",
+               partial(frontier, early=True, budget=tuning, workers=args.workers)),
+    ]
+    if not args.no_oneshot:
+        out.append(Search("e", f"Frontier one-shot{every}",
+                          partial(frontier, early=True, name="oneshot", budget=tuning,
+                                  workers=args.workers, oneshot=ONESHOT)))
+    if args.control:
+        out.append(Search("d", f"(c) with Optuna's NSGA-II{every}",
+                          partial(frontier, early=True, name="control", budget=tuning,
+                                  workers=args.workers, plain_nsga2=True)))
+    return out
 
 
-def first_reach(history: list[tuple[float, tuple[float, float]]], target: float) -> float | None:
-    points: list[tuple[float, float]] = []
-    for t, p in history:
-        points.append(p)
-        if points_hypervolume(points) >= target:
-            return t
-    return None
-
-
-def fine_tuning(trials: list[FrozenTrial]) -> str:
-    """How many fine-tune phases the finished trials ran and skipped (Budget.skip_finetune)."""
-    done = [t for t in trials if t.state == TrialState.COMPLETE]
-    epochs = [t.user_attrs["metrics"]["epochs_run"] for t in done]
-    full = [EPOCHS + BUDGET.finetune_epochs * (t.params["prune_ratio"] > 0)
-            + BUDGET.qat_epochs * (t.params["bits"] < 32) for t in done]
-    none = sum(e == EPOCHS < f for e, f in zip(epochs, full, strict=True))
-    some = sum(EPOCHS < e < f for e, f in zip(epochs, full, strict=True))
-    return (f"fine-tuning skipped entirely in {none} and in part in {some} of {len(done)} "
-            f"finished trials; {sum(epochs) / max(1, len(done)):.1f} epochs per trial against "
-            f"{sum(full) / max(1, len(done)):.1f} if every phase ran")
-
-
-def replay(trials: list[FrozenTrial]) -> tuple[int, int, int, float]:
-    """Would the rule have stopped any trial of a study run without early stopping that ended
-    on its final front? Each trial is checked against the trials finished before it, with its
-    final sizes standing in for the projection. Returns (would stop, front size, front stopped,
-    fraction of the study's epochs the stops would have saved).
-    """
-    done = sorted((t for t in trials if t.state == TrialState.COMPLETE),
-                  key=lambda t: t.datetime_complete)  # type: ignore[arg-type, return-value]
-    objectives = ("val_accuracy", "size_bytes")
-    front = {t.number for t in optuna.study._multi_objective._get_pareto_front_trials_by_trials(
-        done, [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE])}
-    stopped = set()
-    total = saved = 0
-    for i, t in enumerate(done):
-        epochs = t.user_attrs["metrics"]["epochs_run"]  # fine-tune phases may be skipped
-        total += epochs
-        stopper = ParetoStopper(EarlyStopping(), objectives, done[:i])
-        projected = {"size_bytes": t.user_attrs["metrics"]["size_bytes"]}
-        for point, acc in t.user_attrs["curve"].items():
-            if point != "final" and stopper.check(point, acc, projected):
-                stopped.add(t.number)
-                phase, epoch = point.split(":")
-                saved += epochs - int(epoch) - (EPOCHS if phase == "prune" else 0)
-                break
-    return len(stopped), len(front), len(stopped & front), saved / total
+def run_seed(seed: int, todo: list[Search], budget_s: float, tmp: str,
+             tuning: Budget, ceiling_hv: float) -> dict[str, Outcome]:
+    """Run every search of ``todo`` on ``seed`` and print its lines; the first is the
+    reference whose final hypervolume the others are timed to."""
+    out: dict[str, Outcome] = {}
+    ref = todo[0].key
+    for s in todo:
+        history, trials = s.run(budget_s, seed, f"{tmp}/seed{seed}/{s.key}")
+        hv = final_hv(history)
+        reach = None if s.key == ref else first_reach(history, final_hv(out[ref].history))
+        out[s.key] = Outcome(history, trials, reach)
+        line = f"efficiency: seed {seed} ({s.key}) {s.name}: {trial_count(out[s.key])}, HV {hv:.4f}"
+        if s.key != ref:
+            ha = final_hv(out[ref].history)
+            line += f" = {hv / ha:.3f}x ({ref})" if ha else ""
+            line += (f", reached ({ref})'s final HV after {reach:.0f} s = "
+                     f"{share(reach, budget_s)} of the budget" if reach is not None
+                     else f", never reached ({ref})'s final HV")
+            if ceiling_hv > ha:
+                line += f", closed {(hv - ha) / (ceiling_hv - ha):.1%} of the gap to the ceiling"
+        print(line)
+        print(f"efficiency:   best test accuracy on its front: {best_line(history)}")
+        if trials is not None:
+            print(f"efficiency:   {fine_tuning(trials, tuning)}")
+    if "b" in out and out["b"].trials is not None:
+        trials = out["b"].trials
+        would, size, hit, saved = replay(trials, tuning)
+        print(f"efficiency: seed {seed} replay of the stopping rule on (b): would stop {would} of "
+              f"{len(out['b'].history)} trials, saving {saved:.1%} of (b)'s epochs; {hit} of them "
+              f"on (b)'s final front of {size} (target 0)")
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="budget of each search")
+    parser.add_argument("--seeds", type=int, nargs="+", default=SEEDS, metavar="SEED",
+                        help="seeds of the samplers and of every trial's training; the searches "
+                             "run once per seed (default: 0 1 2)")
     parser.add_argument("--keep", metavar="DIR",
-                        help="keep the studies of (b) and (c) in DIR/{b,c}/bench.db")
+                        help="keep the studies in DIR/seed<N>/{a,b,c,d}")
     parser.add_argument("--control", action="store_true",
                         help="also run (d): (c) with Optuna's unchanged NSGA-II, which ignores "
-                             "stopped trials (one more budget)")
+                             "stopped trials (one more budget per seed)")
     parser.add_argument("--fast-baseline", action="store_true",
-                        help="give (a) Frontier's training-loop speed-ups (fused AdamW, "
-                             "channels-last), to separate them from the search")
+                        help="give (a) Frontier's fused AdamW, to separate it from the search")
     parser.add_argument("--always-finetune", action="store_true",
                         help="(b) and (c) run every fine-tune phase (skip_finetune = false), "
                              "the ablation of fine-tuning only where compression hurt")
-    parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="run (b), (c) and (d) as N local worker processes on a journal "
-                             "file, as `run --workers N` does ((a) stays one process)")
-    parser.add_argument("--seed", type=int, default=SEED,
-                        help="seed of the three samplers and of every trial's training")
+    parser.add_argument("--no-oneshot", action="store_true",
+                        help="leave out (e), Frontier's one-shot mode")
+    parser.add_argument("--workers", type=int, default=2, metavar="N",
+                        help="run every search as N local processes on a journal file, each "
+                             "with cores / N torch threads (default 2; 1: in this process)")
     args = parser.parse_args()
     if args.workers < 1:
         sys.exit(f"--workers: {args.workers} must be >= 1")
-    if args.workers > 1 and args.control:
-        sys.exit("--control with --workers: (d) swaps the sampler in this process only, which "
-                 "worker processes do not see; run --control with one worker")
-    if args.keep and any((Path(args.keep) / k).exists() for k in "bcd"):
+    if args.keep and Path(args.keep).exists() and any(Path(args.keep).iterdir()):
         sys.exit(f"--keep {args.keep}: it already holds studies from an earlier run, which "
                  "this run would continue; give a new or empty folder")
     budget = args.minutes * 60
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    procs = (f"; (b), (c): {args.workers} worker processes of "
-             f"{threads_per_worker(args.workers)} thread(s)" if args.workers > 1
-             else "")
-    print(f"efficiency: {args.minutes:g} min per search, seed {args.seed}, "
-          f"{torch.get_num_threads()} torch threads{procs}")
-    a = handwritten(budget, args.seed, fast=args.fast_baseline)
-    loop = ", training as Frontier does" if args.fast_baseline else ""
-    print(f"efficiency: (a) hand-written script{loop}: {len(a)} trials, HV {final_hv(a):.4f}")
-    with tempfile.TemporaryDirectory() as scratch:
-        tmp = args.keep or scratch
-        tuning = replace(BUDGET, skip_finetune=not args.always_finetune)
-        b, b_trials = frontier(budget, early=False, tmp=f"{tmp}/b", seed=args.seed,
-                               budget=tuning, workers=args.workers)
-        every = ", every fine-tune run" if args.always_finetune else ""
-        every += f", {args.workers} workers" if args.workers > 1 else ""
-        print(f"efficiency: (b) Frontier, early stopping off{every}: {len(b)} trials, "
-              f"HV {final_hv(b):.4f}")
-        c, c_trials = frontier(budget, early=True, tmp=f"{tmp}/c", seed=args.seed,
-                               budget=tuning, workers=args.workers)
-        stopped = sum(t.state == TrialState.PRUNED for t in c_trials)
-        print(f"efficiency: (c) Frontier default{every}: {len(c)} complete + {stopped} stopped "
-              f"early, HV {final_hv(c):.4f}")
-        for name, trials in (("(b)", b_trials), ("(c)", c_trials)):
-            print(f"efficiency: {name} {fine_tuning(trials)}")
-        d: History = []
-        if args.control:
-            samplers.SAMPLERS.replace("nsga2", lambda seed, pop: optuna.samplers.NSGAIISampler(
-                seed=seed, population_size=pop))
-            d, d_trials = frontier(budget, early=True, tmp=f"{tmp}/d", seed=args.seed,
-                                   name="control", budget=tuning,
-                                   workers=args.workers)
-            stopped = sum(t.state == TrialState.PRUNED for t in d_trials)
-            print(f"efficiency: (d) (c) with Optuna's NSGA-II: {len(d)} complete + {stopped} "
-                  f"stopped early, HV {final_hv(d):.4f}")
-    ha, hb, hc = final_hv(a), final_hv(b), final_hv(c)
-    smallest, top = ceiling()
+    tuning = replace(BUDGET, skip_finetune=not args.always_finetune)
+    todo = searches(args, tuning)
+    smallest, largest, top = ceiling()
+    threads = threads_per_worker(args.workers) if args.workers > 1 else torch.get_num_threads()
+    print(f"efficiency: MNIST-1D, {args.minutes:g} min per search, seeds "
+          f"{' '.join(map(str, args.seeds))}, {args.workers} process(es) per search of "
+          f"{threads} torch thread(s)")
     print(f"efficiency: ceiling of this space: HV {top:.4f} (accuracy 1.0 at the smallest "
-          f"candidate's {smallest} bytes), so no search can beat (a) by more than "
-          f"{top / ha:.3f}x")
-    print(f"efficiency: HV ratio (c)/(a) = {hc / ha:.3f} (target >= 1.15); "
-          f"(b)/(a) = {hb / ha:.3f}")
-    if top > ha:  # a figure that does not depend on where the space's floor sits
-        print(f"efficiency: share of the gap between (a) and the ceiling closed: (c) "
-              f"{(hc - ha) / (top - ha):.1%}, (b) {(hb - ha) / (top - ha):.1%}")
-    for name, history in (("(c)", c), ("(b)", b), ("(d)", d)):
-        if not history:
-            continue
-        reach = first_reach(history, ha)
-        if reach is None:
-            print(f"efficiency: {name} never reached (a)'s final hypervolume")
-        else:
-            target = " (target <= 50%)" if name == "(c)" else ""
-            print(f"efficiency: {name} reached (a)'s final HV after {reach:.0f} s = "
-                  f"{reach / budget:.0%} of the budget{target}")
-    would, front, hit, saved = replay(b_trials)
-    print(f"efficiency: replay of the stopping rule on (b): would stop {would} of "
-          f"{sum(t.state == TrialState.COMPLETE for t in b_trials)} trials, saving {saved:.1%} "
-          f"of (b)'s epochs; {hit} of them on (b)'s final front of {front} (target 0)")
+          f"candidate's {smallest:,} bytes); the largest candidate is {largest:,} bytes "
+          f"(log10 bits {hv_point(0.0, largest)[1]:.2f}; reference point {HV_REFERENCE})")
+    runs: dict[str, list[Outcome]] = {s.key: [] for s in todo}
+    with tempfile.TemporaryDirectory() as scratch:
+        for seed in args.seeds:
+            for key, outcome in run_seed(seed, todo, budget, args.keep or scratch, tuning,
+                                         top).items():
+                runs[key].append(outcome)
+    summary({s.key: s.name for s in todo}, runs, args.seeds, budget, reference="a",
+            targets={"c": 0.5, "e": 0.2}, ceiling_hv=top)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,9 @@ def explore(study: optuna.Study, cfg: StudyConfig, space: CNNSpace, data: Tensor
                            cfg.oneshot.population_size)
     memory = optuna.create_study(directions=study.directions, sampler=sampler)
     memory.add_trials(done)
-    zero = dataclasses.replace(cfg.budget, epochs=0, finetune_epochs=0, qat_epochs=0)
+    zero = dataclasses.replace(cfg.budget, epochs=0, finetune_epochs=0, qat_epochs=0,
+                               latency_reps=cfg.budget.latency_reps
+                               if "latency_ms" in cfg.objectives else 0)
     calibration = first_inputs(data.train, cfg.oneshot.calibration).to(data.device)
     log(f"oneshot: estimating {todo} candidates on the supernet")
     start = time.perf_counter()

@@ -7,12 +7,14 @@ records its artifact id, the epochs, the training seconds and the loss of every 
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import optuna
+import torch
 from optuna.artifacts import download_artifact, upload_artifact
 from safetensors.torch import load_file, save_file
 
@@ -61,10 +63,15 @@ def load_or_train(study: optuna.Study, cfg: StudyConfig, space: CNNSpace, data: 
             return net
         o = cfg.oneshot
         log(f"oneshot: training the supernet for {o.epochs} epochs")
-        start = time.perf_counter()
-        losses = train_supernet(net, data, epochs=o.epochs, lr=o.lr,
-                                batch_size=cfg.budget.batch_size, seed=cfg.seed,
-                                random_subnets=o.random_subnets)
+        start, threads = time.perf_counter(), torch.get_num_threads()
+        # every other worker waits for the supernet (the claim lock): it may use every core
+        torch.set_num_threads(max(threads, len(os.sched_getaffinity(0))))
+        try:
+            losses = train_supernet(net, data, epochs=o.epochs, lr=o.lr,
+                                    batch_size=cfg.budget.batch_size, seed=cfg.seed,
+                                    random_subnets=o.random_subnets)
+        finally:
+            torch.set_num_threads(threads)
         seconds = time.perf_counter() - start
         save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
                   str(path))
