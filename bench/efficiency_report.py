@@ -8,8 +8,9 @@ finished, so that all figures of a search come from the same records.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+import multiprocessing
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -180,3 +181,19 @@ def summary(names: dict[str, str], runs: dict[str, list[Outcome]], seeds: Sequen
         met = sum(o.reach is not None and o.reach <= most * budget_s for o in runs[target])
         print(f"efficiency: ({target}) reached ({reference})'s final HV in <= {most:.0%} of the "
               f"budget on {met} of {len(seeds)} seeds (target: all)")
+
+
+def run_processes(target: Callable[..., None], args: Sequence[tuple[Any, ...]],
+                  what: str) -> None:
+    """One spawned process per ``args`` (spawn, not fork: the caller has started torch's
+    thread pools), all started, then all joined; RuntimeError naming ``what`` if one failed
+    (a search that lost a worker would otherwise report fewer trials)."""
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=target, args=a) for a in args]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    if any(p.exitcode for p in procs):
+        raise RuntimeError(f"a {what} worker process failed: exit codes "
+                           f"{[p.exitcode for p in procs]}")

@@ -13,14 +13,13 @@ Optuna's documentation shows for using several cores.
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
 import time
 
 import optuna
 import torch
 import torch.nn.functional as F
-from efficiency_report import History, Record, record
+from efficiency_report import History, Record, record, run_processes
 from torch import nn
 from torch.nn.utils import prune
 
@@ -148,18 +147,9 @@ def handwritten(budget_s: float, seed: int, tmp: str, fast: bool = False,
         path = f"{tmp}/handwritten.log"
         study = _study(_journal(path), seed)
         threads = max(1, (os.cpu_count() or 1) // workers)
-        context = multiprocessing.get_context("spawn")
         start = time.time()
-        procs = [context.Process(target=_worker, args=(path, seed, rank, start + budget_s,
-                                                       fast, threads))
-                 for rank in range(workers)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join()
-        if any(p.exitcode for p in procs):
-            raise RuntimeError("a hand-written worker process failed: exit codes "
-                               f"{[p.exitcode for p in procs]}")
+        run_processes(_worker, [(path, seed, rank, start + budget_s, fast, threads)
+                                for rank in range(workers)], "hand-written")
     history: list[Record] = []
     for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]):
         at = t.datetime_complete.timestamp() - start  # type: ignore[union-attr]

@@ -46,7 +46,6 @@ A search is one entry of ``searches()``: a name and a function ``(budget_s, seed
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import sys
 import tempfile
 import time
@@ -68,6 +67,7 @@ from efficiency_report import (
     first_reach,
     from_trials,
     replay,
+    run_processes,
     share,
     summary,
     trial_count,
@@ -187,19 +187,10 @@ def frontier(budget_s: float, seed: int, tmp: str, *, early: bool, name: str = "
         study = create_or_load(cfg, url)
     stamps: dict[int, float] = {}
     if workers > 1:  # spawn, not fork: this process has started torch's thread pools
-        context = multiprocessing.get_context("spawn")
         threads = threads_per_worker(workers)
         started = time.time()
-        procs = [context.Process(target=_worker, args=(cfg, url, started + budget_s, threads,
-                                                       plain_nsga2))
-                 for _ in range(workers)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join()
-        if any(p.exitcode for p in procs):
-            raise RuntimeError("a Frontier worker process failed: exit codes "
-                               f"{[p.exitcode for p in procs]}")
+        run_processes(_worker, [(cfg, url, started + budget_s, threads, plain_nsga2)] * workers,
+                      "Frontier")
         stamps = {t.number: t.datetime_complete.timestamp() - started
                   for t in study.get_trials(deepcopy=False) if t.datetime_complete}
     else:
