@@ -17,9 +17,10 @@ schedules), the same training epochs, NSGA-II with the same seed and population,
       fine-tune only where compression cost more than 0.01 val accuracy);
   (c) Frontier default (early stopping on);
   (e) Frontier's one-shot mode (``mode = "one-shot"``, search/oneshot): a supernet trained
-      once (20 epochs), 500 candidates estimated on it, the best fine-tuned from inherited
-      weights (5 epochs, then prune / fine-tune / QAT as (c)); the supernet's training and
-      the exploration count in its budget. ``--no-oneshot`` leaves it out.
+      once (40 epochs), 500 candidates estimated on it, the best fine-tuned from inherited
+      weights (10 epochs, then prune / fine-tune / QAT as (b), without early stopping); the
+      supernet's training and the exploration count in its budget. ``--no-oneshot`` leaves
+      it out.
 
 Every search runs as ``--workers`` processes (default 2, both cores of the bench machine) on
 one journal file, each with cores / N torch threads: (a) as Optuna's documentation runs a
@@ -114,7 +115,7 @@ SPACE = {"min_depth": 1, "max_depth": MAX_DEPTH, "widths": WIDTHS, "kernels": KE
          "schedule": list(SCHEDULES)}
 INPUT = (1, 40)
 #: (e): the supernet's training and the exploration count in its budget, so both are short.
-ONESHOT = OneShot(epochs=20, candidates=500, finetune_epochs=5)
+ONESHOT = OneShot(epochs=40, candidates=500, finetune_epochs=10)
 
 #: A search: ``run(budget_s, seed, tmp) -> (History, Frontier trials or None)``.
 Run = Callable[[float, int, str], tuple[History, list[FrozenTrial] | None]]
@@ -223,7 +224,7 @@ def searches(args: argparse.Namespace, tuning: Budget) -> list[Search]:
     ]
     if not args.no_oneshot:
         out.append(Search("e", f"Frontier one-shot{every}",
-                          partial(frontier, early=True, name="oneshot", budget=tuning,
+                          partial(frontier, early=False, name="oneshot", budget=tuning,
                                   workers=args.workers, oneshot=ONESHOT)))
     if args.control:
         out.append(Search("d", f"(c) with Optuna's NSGA-II{every}",
