@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 
 import optuna
+import torch
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from objectives.data import TensorData
-from objectives.data.batches import first_inputs
 from objectives.oneshot import SuperCNN
 from objectives.pipeline import evaluate
 from search.config import StudyConfig
@@ -44,9 +44,11 @@ SECONDS_ATTR = "estimate_seconds"
 
 
 def explore(study: optuna.Study, cfg: StudyConfig, space: CNNSpace, data: TensorData,
-            net: SuperCNN, log: Callable[[str], None]) -> list[FrozenTrial]:
+            net: SuperCNN, calibration: torch.Tensor,
+            log: Callable[[str], None]) -> list[FrozenTrial]:
     """The complete estimates of ``<study>:supernet``, exploring until it holds
-    ``[oneshot] candidates`` of them (a resumed study continues where it stopped)."""
+    ``[oneshot] candidates`` of them (a resumed study continues where it stopped); batch norm
+    is recalibrated on ``calibration`` (training inputs on the data's device)."""
     explored = optuna.create_study(study_name=study.study_name + EXPLORE_SUFFIX,
                                    storage=study._storage, directions=study.directions,
                                    load_if_exists=True)
@@ -61,7 +63,6 @@ def explore(study: optuna.Study, cfg: StudyConfig, space: CNNSpace, data: Tensor
     zero = dataclasses.replace(cfg.budget, epochs=0, finetune_epochs=0, qat_epochs=0,
                                latency_reps=cfg.budget.latency_reps
                                if "latency_ms" in cfg.objectives else 0)
-    calibration = first_inputs(data.train, cfg.oneshot.calibration).to(data.device)
     log(f"oneshot: estimating {todo} candidates on the supernet")
     start = time.perf_counter()
 

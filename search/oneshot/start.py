@@ -48,6 +48,7 @@ def start_oneshot(study: optuna.Study, cfg: StudyConfig, space: Space, data: Ten
         raise ConfigError(f"study.mode: one-shot mode supports the cnn space, not "
                           f"{type(space).__name__}")
     log = _logger(log_mode)
+    calibration = first_inputs(data.train, cfg.oneshot.calibration).to(data.device)
     claim = claim_for(study)
     claim.acquire()
     try:
@@ -56,8 +57,8 @@ def start_oneshot(study: optuna.Study, cfg: StudyConfig, space: Space, data: Ten
         except ValueError as err:  # e.g. a space the supernet cannot hold
             raise ConfigError(str(err)) from None
         if ENQUEUED_ATTR not in study.user_attrs:
-            enqueue_chosen(study, cfg, explore(study, cfg, space, data, net, log), log)
+            enqueue_chosen(study, cfg, explore(study, cfg, space, data, net, calibration, log),
+                           log)
     finally:
         claim.release()
-    calibration = first_inputs(data.train, cfg.oneshot.calibration).to(data.device)
     return lambda spec: net.inherit(spec, calibration)  # type: ignore[arg-type]

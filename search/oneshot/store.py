@@ -22,7 +22,7 @@ from objectives.data import TensorData
 from objectives.oneshot import SuperCNN, train_supernet
 from search.config import StudyConfig
 from search.errors import StorageError
-from search.storage.artifacts import artifact_store, stored_out_dir
+from search.storage.artifacts import artifact_store, store_places
 from spaces.cnn import CNNSpace
 
 __all__ = ["SUPERNET_ATTR", "load_or_train"]
@@ -31,10 +31,7 @@ SUPERNET_ATTR = "oneshot_supernet"
 
 
 def _download(study: optuna.Study, cfg: StudyConfig, artifact_id: str, path: Path) -> None:
-    places = [cfg.out_dir]
-    recorded = stored_out_dir(study)
-    if recorded is not None and recorded != cfg.out_dir.resolve():
-        places.append(recorded)
+    places = store_places(study, cfg.out_dir)
     for place in places:
         try:
             download_artifact(artifact_store=artifact_store(place, create=False),

@@ -53,7 +53,7 @@ from search.results.deployment import INT8_FILES, ONNX_FILES, Deployed, write_on
 from search.results.huggingface import is_pretrained, load_pretrained, write_pretrained
 from search.results.untrusted import check_onnx, check_program
 from search.safe_files import check_out_dir, write_bytes, write_text
-from search.storage.artifacts import WEIGHTS_ATTR, load_state_dict, stored_out_dir
+from search.storage.artifacts import WEIGHTS_ATTR, load_state_dict, store_places
 from search.study import stored_config, stored_shape
 from spaces.registry import create_space, load_spec
 from spaces.spec import Spec
@@ -112,10 +112,7 @@ def _weights(study: optuna.Study, t: FrozenTrial, cfg: StudyConfig,
              template: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The trial's stored weights: under ``output_dir`` as seen from here, else under the
     absolute output folder the study recorded when it ran."""
-    places = [cfg.out_dir]
-    recorded = stored_out_dir(study)
-    if recorded is not None and recorded != cfg.out_dir.resolve():
-        places.append(recorded)
+    places = store_places(study, cfg.out_dir)
     for place in places:
         try:  # ValueError: no artifact store there (load_state_dict never creates one)
             return load_state_dict(t, place, template)

@@ -20,7 +20,7 @@ from torch import nn
 from objectives.compress.packing import is_packed, load_packed, save_packed
 
 __all__ = ["ARTIFACTS_ATTR", "WEIGHTS_ATTR", "artifact_store", "load_state_dict",
-           "remember_store", "save_weights", "stored_out_dir"]
+           "remember_store", "save_weights", "store_places", "stored_out_dir"]
 
 WEIGHTS_ATTR = "weights_artifact"
 #: Study attribute: the absolute output folder whose ``artifacts/`` holds the trials' weights,
@@ -38,6 +38,16 @@ def stored_out_dir(study: optuna.Study) -> Path | None:
     """The absolute output folder recorded by :func:`remember_store`, if any."""
     value = study.user_attrs.get(ARTIFACTS_ATTR)
     return Path(value) if value else None
+
+
+def store_places(study: optuna.Study, out_dir: Path) -> list[Path]:
+    """Where ``study``'s artifacts may be: ``out_dir`` as seen from here, then the absolute
+    output folder the study recorded when it ran (when that is another folder)."""
+    places = [out_dir]
+    recorded = stored_out_dir(study)
+    if recorded is not None and recorded != out_dir.resolve():
+        places.append(recorded)
+    return places
 
 
 def artifact_store(out_dir: str | Path, *, create: bool = True) -> FileSystemArtifactStore:
