@@ -118,7 +118,9 @@ def test_interrupt_then_resume_reaches_exactly_n(tmp_path: Path, sig: signal.Sig
         (dead,) = study.get_trials(states=(TrialState.FAIL,))
         assert "died while running this trial" in dead.user_attrs["fail_reason"]
         (retry,) = [t for t in complete if t.user_attrs.get("retry_of") == dead.number]
-        assert retry.params == dead.params
+        # killed after its candidate was drawn: the retry replays it; killed before (the trial
+        # RUNNING, not yet sampled, as on a slow machine): nothing to replay
+        assert retry.params == dead.params or not dead.params
 
 
 def test_log_modes(tmp_path: Path) -> None:
