@@ -9,11 +9,14 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 from optuna.trial import TrialState
 
 from search.cli import main
-from search.oneshot.explore import ESTIMATE_ATTR, EXPLORE_SUFFIX, choose
-from search.oneshot.store import SUPERNET_ATTR
+from search.config import load_config
+from search.oneshot.explore import ESTIMATE_ATTR, EXPLORE_SUFFIX, choose, hv_order
+from search.oneshot.store import SUPERNET_ATTR, load_or_train
+from search.run import prepare
 
 TOML = """
 [study]
@@ -64,7 +67,7 @@ def test_a_one_shot_study_runs_and_resumes_without_retraining(
     assert len(explored) == 12
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(done) == 2
-    chosen = choose(explored, study.directions, 2)
+    chosen = hv_order(choose(explored, study.directions, 2))
     assert [t.params for t in done] == [t.params for t in chosen]  # the best estimates
     for t in done:  # the real metrics of a short fine-tune, the estimate next to them
         estimate = t.user_attrs[ESTIMATE_ATTR]
@@ -82,6 +85,20 @@ def test_a_one_shot_study_runs_and_resumes_without_retraining(
     assert main(["export", "--study", "os", "--trial", str(done[0].number), "--out", "m"]) == 0
 
 
+def test_the_supernet_depends_on_the_study_seed_only(workdir: Path) -> None:
+    (workdir / "os.toml").write_text(TOML)
+    cfg = load_config(workdir / "os.toml")
+    data, space = prepare(cfg)
+
+    def supernet(draws: int) -> dict[str, torch.Tensor]:
+        torch.rand(draws)  # whatever ran before in the process drew from torch's RNG
+        study = optuna.create_study(directions=["maximize", "minimize"])
+        return load_or_train(study, cfg, space, data, lambda _: None).state_dict()
+
+    first, second = supernet(1), supernet(1000)
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
 def test_choose_takes_fronts_in_order_and_skips_duplicates() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
     points = [(0.9, 10.0, 1), (0.8, 5.0, 2), (0.85, 20.0, 3), (0.9, 10.0, 1), (0.5, 50.0, 4)]
@@ -92,6 +109,23 @@ def test_choose_takes_fronts_in_order_and_skips_duplicates() -> None:
     picked = choose(study.trials, study.directions, 3)
     assert [t.params["x"] for t in picked] == [1, 2, 3]  # front (0.9, 0.8), then 0.85
     assert len(choose(study.trials, study.directions, 10)) == 4  # distinct parameters
+
+
+def test_hv_order_fine_tunes_first_what_grows_the_hypervolume_most() -> None:
+    # (val accuracy, bytes): hypervolume in (1 - accuracy, log10 bits) against (0.9, 6.5)
+    estimates = {"A": (0.98, 10_000), "B": (0.90, 200), "C": (0.60, 130),
+                 "D": (0.85, 20_000),  # dominated by A: adds nothing
+                 "E": (0.05, 100)}  # below chance (1 - 0.95 > 0.9): outside the box
+    trials = []
+    for number, (name, (acc, size)) in enumerate(estimates.items()):
+        t = optuna.trial.create_trial(
+            params={"x": number}, distributions={"x": optuna.distributions.IntDistribution(0, 9)},
+            values=[acc, size], user_attrs={"metrics": {"val_accuracy": acc, "size_bytes": size},
+                                            "name": name})
+        t.number = number
+        trials.append(t)
+    # B alone covers the most (0.8 x 3.3); then A adds 0.08 x 1.6 = 0.128 and C 0.5 x 0.18
+    assert [t.user_attrs["name"] for t in hv_order(trials)] == ["B", "A", "C", "D", "E"]
 
 
 @pytest.mark.parametrize(("line", "message"), [

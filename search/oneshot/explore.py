@@ -10,7 +10,9 @@ cost more than the estimate).
 
 The study's trials are then the best distinct candidates by non-dominated sorting of their
 estimates (the first front, then the next, ...): enqueued once with their parameters, their
-estimates stored on them as ``supernet`` (``objectives`` and every metric).
+estimates stored on them as ``supernet`` (``objectives`` and every metric), in the order that
+grows the hypervolume of the estimates fastest (:func:`hv_order`), so that a study stopped
+early (a timeout, a budget) has fine-tuned the candidates that span the front first.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from objectives.oneshot import SuperCNN
 from objectives.pipeline import evaluate
 from search.config import StudyConfig
 from search.objective import METRICS_ATTR, SPEC_ATTR
+from search.results.pareto import hv_point, points_hypervolume
 from search.samplers import make_sampler
 from spaces.cnn import CNNSpace
 from spaces.registry import spec_json
 
-__all__ = ["ENQUEUED_ATTR", "ESTIMATE_ATTR", "EXPLORE_SUFFIX", "choose", "explore"]
+__all__ = ["ENQUEUED_ATTR", "ESTIMATE_ATTR", "EXPLORE_SUFFIX", "choose", "explore", "hv_order"]
 
 EXPLORE_SUFFIX = ":supernet"
 #: Study attribute set once the chosen candidates are enqueued (how many).
@@ -109,12 +112,41 @@ def choose(trials: list[FrozenTrial], directions: list[StudyDirection],
     return out
 
 
+def hv_order(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """``trials`` reordered so that the hypervolume of their estimates (Frontier's: validation
+    accuracy against log size, :func:`search.results.pareto.hv_point`) grows fastest: greedily
+    the candidate adding the most to those before it; those adding nothing (dominated, or
+    outside the reference box) follow in their given order."""
+    points = {}
+    for t in trials:
+        m = t.user_attrs.get(METRICS_ATTR, {})
+        if m.get("size_bytes", 0) > 0 and "val_accuracy" in m:
+            points[t.number] = hv_point(m["val_accuracy"], m["size_bytes"])
+    # a point another one dominates (or equals) never adds anything: leave those out of the loop
+    left = [t for t in trials if t.number in points and not any(
+        q != points[t.number] and q[0] <= points[t.number][0] and q[1] <= points[t.number][1]
+        for q in points.values())]
+    first: list[FrozenTrial] = []
+    taken: list[tuple[float, float]] = []
+    volume = 0.0
+    while left:
+        gains = [points_hypervolume([*taken, points[t.number]]) - volume for t in left]
+        best = max(range(len(left)), key=gains.__getitem__)
+        if gains[best] <= 0:
+            break
+        first.append(left.pop(best))
+        taken.append(points[first[-1].number])
+        volume += gains[best]
+    done = {t.number for t in first}
+    return first + [t for t in trials if t.number not in done]
+
+
 def enqueue_chosen(study: optuna.Study, cfg: StudyConfig, trials: list[FrozenTrial],
                    log: Callable[[str], None]) -> None:
     """Enqueue the chosen candidates as the study's trials, once per study."""
     if ENQUEUED_ATTR in study.user_attrs:
         return
-    chosen = choose(trials, study.directions, cfg.n_trials)
+    chosen = hv_order(choose(trials, study.directions, cfg.n_trials))
     for t in chosen:
         estimate = {"objectives": dict(zip(cfg.objectives, t.values, strict=True)),
                     **t.user_attrs.get(METRICS_ATTR, {})}

@@ -9,10 +9,12 @@ others wait and reuse it. It returns how a trial's model inherits its weights.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 
 import optuna
+import torch
 from torch import nn
 
 from objectives.data import TensorData
@@ -51,6 +53,9 @@ def start_oneshot(study: optuna.Study, cfg: StudyConfig, space: Space, data: Ten
     calibration = first_inputs(data.train, cfg.oneshot.calibration).to(data.device)
     claim = claim_for(study)
     claim.acquire()
+    # every other worker of this machine waits for this phase (the claim lock): use every core
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(threads, len(os.sched_getaffinity(0))))
     try:
         try:
             net = load_or_train(study, cfg, space, data, log)
@@ -60,5 +65,6 @@ def start_oneshot(study: optuna.Study, cfg: StudyConfig, space: Space, data: Ten
             enqueue_chosen(study, cfg, explore(study, cfg, space, data, net, calibration, log),
                            log)
     finally:
+        torch.set_num_threads(threads)
         claim.release()
     return lambda spec: net.inherit(spec, calibration)  # type: ignore[arg-type]

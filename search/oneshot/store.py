@@ -7,7 +7,6 @@ records its artifact id, the epochs, the training seconds and the loss of every 
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -48,6 +47,7 @@ def load_or_train(study: optuna.Study, cfg: StudyConfig, space: CNNSpace, data: 
                   log: Callable[[str], None]) -> SuperCNN:
     """The study's supernet: loaded when an earlier process trained it, else trained now
     (``[oneshot]`` epochs, seeded by ``study.seed``) and stored."""
+    torch.manual_seed(cfg.seed)  # its initial weights: not whatever drew from torch's RNG before
     net = SuperCNN(space, data.input_shape, data.num_classes).to(data.device)
     info = study.user_attrs.get(SUPERNET_ATTR)
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,15 +60,10 @@ def load_or_train(study: optuna.Study, cfg: StudyConfig, space: CNNSpace, data: 
             return net
         o = cfg.oneshot
         log(f"oneshot: training the supernet for {o.epochs} epochs")
-        start, threads = time.perf_counter(), torch.get_num_threads()
-        # every other worker waits for the supernet (the claim lock): it may use every core
-        torch.set_num_threads(max(threads, len(os.sched_getaffinity(0))))
-        try:
-            losses = train_supernet(net, data, epochs=o.epochs, lr=o.lr,
-                                    batch_size=cfg.budget.batch_size, seed=cfg.seed,
-                                    random_subnets=o.random_subnets)
-        finally:
-            torch.set_num_threads(threads)
+        start = time.perf_counter()
+        losses = train_supernet(net, data, epochs=o.epochs, lr=o.lr,
+                                batch_size=cfg.budget.batch_size, seed=cfg.seed,
+                                random_subnets=o.random_subnets)
         seconds = time.perf_counter() - start
         save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
                   str(path))
