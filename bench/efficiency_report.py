@@ -21,6 +21,8 @@ from search.results.pareto import hv_point, points_hypervolume
 
 #: Parameter caps of the "best test accuracy on the front" figures.
 CAPS = (1_000, 2_600)
+#: Shares of the budget at which the hypervolume of each search is printed.
+QUARTERS = (0.25, 0.5, 0.75)
 
 
 class Record(NamedTuple):
@@ -65,6 +67,16 @@ def from_trials(trials: list[FrozenTrial], stamps: dict[int, float], budget_s: f
 
 def final_hv(history: History) -> float:
     return points_hypervolume([r.point for r in history])
+
+
+def hv_at(history: History, seconds: float) -> float:
+    """Hypervolume of the records finished within ``seconds`` of the start."""
+    return points_hypervolume([r.point for r in history if r.time <= seconds])
+
+
+def curve_line(history: History, budget_s: float) -> str:
+    """The hypervolume at a quarter, half and three quarters of the budget."""
+    return " / ".join(f"{hv_at(history, q * budget_s):.4f}" for q in QUARTERS)
 
 
 def first_reach(history: History, target: float) -> float | None:
@@ -171,6 +183,8 @@ def summary(names: dict[str, str], runs: dict[str, list[Outcome]], seeds: Sequen
                      f"({reference})'s final HV: "
                      f"{per_seed([share(o.reach, budget_s) for o in outcomes])}")
         print(line)
+        print(f"efficiency:       HV at 50% of the budget: "
+              f"{per_seed([f'{hv_at(o.history, budget_s / 2):.4f}' for o in outcomes])}")
         for cap in CAPS:
             accs = [best_test(o.history, cap) for o in outcomes]
             print(f"efficiency:       best test accuracy on its front at <= {cap:,} params: "

@@ -55,6 +55,7 @@ def main() -> None:
     space = create_space("cnn", cfg.space.options)
     print(f"oneshot bench: MNIST-1D, {torch.get_num_threads()} torch threads, seed {args.seed}, "
           f"supernet {o.epochs} epochs, {args.candidates} random candidates")
+    torch.manual_seed(args.seed)  # the supernet's initial weights, as a one-shot study seeds them
     net = SuperCNN(space, data.input_shape, data.num_classes)
     start = time.perf_counter()
     train_supernet(net, data, epochs=o.epochs, lr=o.lr, batch_size=cfg.budget.batch_size,

@@ -30,7 +30,8 @@ processes' start-up counts in the budget. ``--workers 1`` runs each search in th
 Prints per seed the hypervolume of each front in (1 − val accuracy, log10 size in bits) with
 reference point (0.9, 6.5), the ceiling no front in this space can pass (a perfect accuracy at
 the size of the smallest candidate), the ratios to (a), the share of the gap between (a) and
-the ceiling closed, the wall time at which each search first reached (a)'s final hypervolume,
+the ceiling closed, the hypervolume at 25, 50 and 75 % of the budget, the wall time at which
+each search first reached (a)'s final hypervolume,
 the best test accuracy on each front (in val accuracy and size) among candidates of at most
 1,000 and 2,600 nonzero params, and a replay of the early-stopping rule over (b)'s trials
 (which trials it would have stopped, whether any is on (b)'s final front, the share of (b)'s
@@ -63,6 +64,7 @@ from efficiency_report import (
     History,
     Outcome,
     best_line,
+    curve_line,
     final_hv,
     fine_tuning,
     first_reach,
@@ -254,6 +256,7 @@ def run_seed(seed: int, todo: list[Search], budget_s: float, tmp: str,
             if ceiling_hv > ha:
                 line += f", closed {(hv - ha) / (ceiling_hv - ha):.1%} of the gap to the ceiling"
         print(line)
+        print(f"efficiency:   HV at 25 / 50 / 75% of the budget: {curve_line(history, budget_s)}")
         print(f"efficiency:   best test accuracy on its front: {best_line(history)}")
         if trials is not None:
             print(f"efficiency:   {fine_tuning(trials, tuning)}")
