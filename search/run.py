@@ -28,6 +28,7 @@ from objectives.train import warm_up
 from search.config import StudyConfig
 from search.config_io.user_code import import_modules
 from search.errors import ConfigError, DatasetError, FrontierError, StorageError, reraise_as
+from search.interrupt import catching, raise_if_interrupted
 from search.objective import FAIL_REASON, Objective, reason_of
 from search.progress import make_reporter
 from search.safe_files import check_out_dir
@@ -230,34 +231,37 @@ def run_study(
     last: list[FrozenTrial] = []
     keep_last: Callback = lambda _, trial: last.append(trial)  # noqa: E731
     try:
-        while True:
-            claim.acquire()
-            try:
-                step, finished = _next_step(study, target)
-                if step == "trial" and time.monotonic() >= deadline:
-                    step = "done"  # timed out: start no more trials
-                if step == "trial":  # the objective releases the claim once its trial RUNS
-                    _optimize_one(study, claimed, [guard, keep_last, *(callbacks or [])])
-            finally:
-                claim.release()  # not started, or sampling/storage failed before the objective
-            if last:
-                trial = last.pop()
-                finished += trial.state in FINISHED
-                reporter.trial(study, trial, finished)
-                if trial.state in FINISHED:
-                    tracker.study_update(study)
-            if objective.fatal is not None:
-                raise objective.fatal
-            if step == "done":
-                return finished
-            if step == "wait":
-                time.sleep(POLL_SECONDS)
-                continue
-            if guard.tripped:
-                raise FrontierError(
-                    f"study {study.study_name!r}: {guard.streak} trials failed in a row; "
-                    f"last reason: {guard.last_reason}"
-                )
+        with catching():
+            while True:
+                raise_if_interrupted()  # a Ctrl-C that a garbage-collector callback swallowed
+                claim.acquire()
+                try:
+                    step, finished = _next_step(study, target)
+                    if step == "trial" and time.monotonic() >= deadline:
+                        step = "done"  # timed out: start no more trials
+                    if step == "trial":  # the objective releases the claim once its trial RUNS
+                        _optimize_one(study, claimed, [guard, keep_last, *(callbacks or [])])
+                finally:
+                    claim.release()  # not started, or sampling/storage failed before the objective
+                if last:
+                    trial = last.pop()
+                    finished += trial.state in FINISHED
+                    reporter.trial(study, trial, finished)
+                    if trial.state in FINISHED:
+                        tracker.study_update(study)
+                if objective.fatal is not None:
+                    raise objective.fatal
+                raise_if_interrupted()
+                if step == "done":
+                    return finished
+                if step == "wait":
+                    time.sleep(POLL_SECONDS)
+                    continue
+                if guard.tripped:
+                    raise FrontierError(
+                        f"study {study.study_name!r}: {guard.streak} trials failed in a row; "
+                        f"last reason: {guard.last_reason}"
+                    )
     finally:
         tracker.close()
         reporter.close(finished)
