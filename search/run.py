@@ -233,7 +233,6 @@ def run_study(
     try:
         with catching():
             while True:
-                raise_if_interrupted()  # a Ctrl-C that a garbage-collector callback swallowed
                 claim.acquire()
                 try:
                     step, finished = _next_step(study, target)
@@ -251,7 +250,7 @@ def run_study(
                         tracker.study_update(study)
                 if objective.fatal is not None:
                     raise objective.fatal
-                raise_if_interrupted()
+                raise_if_interrupted()  # a Ctrl-C that a garbage-collector callback swallowed
                 if step == "done":
                     return finished
                 if step == "wait":

@@ -9,7 +9,6 @@ others wait and reuse it. It returns how a trial's model inherits its weights.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 
@@ -24,6 +23,7 @@ from search.errors import ConfigError
 from search.oneshot.explore import ENQUEUED_ATTR, enqueue_chosen, explore
 from search.oneshot.store import load_or_train
 from search.storage.claim import claim_for
+from search.storage.workers import threads_per_worker
 from spaces.cnn import CNNSpace
 from spaces.registry import Space
 from spaces.spec import Spec
@@ -55,7 +55,7 @@ def start_oneshot(study: optuna.Study, cfg: StudyConfig, space: Space, data: Ten
     claim.acquire()
     # every other worker of this machine waits for this phase (the claim lock): use every core
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(threads, len(os.sched_getaffinity(0))))
+    torch.set_num_threads(max(threads, threads_per_worker(1)))
     try:
         try:
             net = load_or_train(study, cfg, space, data, log)
