@@ -22,9 +22,9 @@ import sys
 from pathlib import Path
 
 import optuna
-from efficiency_report import History, from_trials, hv_at, record
+from efficiency_report import History, from_trials, hv_at
 from handwritten import STUDY
-from optuna.trial import TrialState
+from handwritten import history as handwritten_history
 
 #: Frontier's searches in the bench: key -> study name (bench/search_efficiency.py).
 FRONTIER = {"b": "es-off", "c": "es-on", "d": "control", "e": "oneshot"}
@@ -52,15 +52,12 @@ def history(folder: Path, key: str, budget_s: float) -> History | None:
         optuna.storages.journal.JournalFileBackend(str(path)))
     study = optuna.load_study(study_name=STUDY if key == "a" else FRONTIER[key],
                               storage=storage)
+    if key == "a":
+        return handwritten_history(study, start, budget_s)
     trials = study.get_trials(deepcopy=False)
     stamps = {t.number: t.datetime_complete.timestamp() - start
               for t in trials if t.datetime_complete}
-    if key != "a":
-        return from_trials(trials, stamps, budget_s)
-    return sorted(record(stamps[t.number], t.values[0], t.values[1],
-                         t.user_attrs["test_accuracy"], t.user_attrs["params"])
-                  for t in trials
-                  if t.state == TrialState.COMPLETE and stamps[t.number] <= budget_s)
+    return from_trials(trials, stamps, budget_s)
 
 
 def main() -> None:

@@ -150,10 +150,15 @@ def handwritten(budget_s: float, seed: int, tmp: str, fast: bool = False,
         start = time.time()
         run_processes(_worker, [(path, seed, rank, start + budget_s, fast, threads)
                                 for rank in range(workers)], "hand-written")
-    history: list[Record] = []
+    return history(study, start, budget_s)
+
+
+def history(study: optuna.Study, start: float, budget_s: float) -> History:
+    """The script's finished candidates within ``budget_s`` of ``start`` (``time.time()``)."""
+    out: list[Record] = []
     for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]):
         at = t.datetime_complete.timestamp() - start  # type: ignore[union-attr]
         if at <= budget_s:
-            history.append(record(at, t.values[0], t.values[1], t.user_attrs["test_accuracy"],
-                                  t.user_attrs["params"]))
-    return sorted(history)
+            out.append(record(at, t.values[0], t.values[1], t.user_attrs["test_accuracy"],
+                              t.user_attrs["params"]))
+    return sorted(out)
