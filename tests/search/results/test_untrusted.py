@@ -18,7 +18,7 @@ from search.results.model_folder import export_trial, load, load_onnx, load_prog
 from search.results.pareto import write_tables
 from search.study import stored_config
 from tests.conftest import tiny_toml
-from tests.test_cli import cli
+from tests.search.test_cli import cli
 
 
 class _Touch:

@@ -30,7 +30,7 @@ from search.cli import main
 from search.config import load_config
 from spaces import CNNSpec, CompressSpec, create_space
 
-STUDY = Path(__file__).resolve().parents[1] / "studies" / "mnist1d_cnn.toml"
+STUDY = Path(__file__).resolve().parents[3] / "studies" / "mnist1d_cnn.toml"
 TINY = Budget(epochs=1, finetune_epochs=1, qat_epochs=1, batch_size=64, latency_reps=1)
 needs_package = pytest.mark.skipif(importlib.util.find_spec("mnist1d") is None,
                                    reason="the mnist1d package (frontier[mnist1d]) is missing")

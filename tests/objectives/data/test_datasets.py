@@ -25,7 +25,7 @@ from search.run import check_runnable
 from search.study import CONFIG_ATTR, create_or_load
 from tests.conftest import ENV
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 N_TRAIN, N_TEST = 60, 20  # per IDX file pair; every class present
 CIFAR_PER_BATCH = 10
 

@@ -226,7 +226,8 @@ def test_workers_then_report_and_export_from_another_folder(tmp_path: Path) -> N
     assert len(complete) == 4
     # Every trial ran in a worker process, none in `run` itself. Which of the two workers takes
     # how many is up to the scheduler (one may claim all four before the other has imported
-    # torch), so the count of distinct workers is not asserted here; tests/test_workers.py is.
+    # torch), so the count of distinct workers is not asserted here;
+    # tests/search/storage/test_workers.py is.
     pids = {int(str(t.user_attrs["worker"]).rsplit(":", 1)[1]) for t in study.trials}
     assert 1 <= len(pids) <= 2 and run.pid not in pids
     elsewhere = tmp_path / "elsewhere"

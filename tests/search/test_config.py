@@ -8,7 +8,7 @@ from search.config import StudyConfig, load_config
 from search.errors import ConfigError, DatasetError, FrontierError
 from search.run import check_runnable
 
-STUDIES = Path(__file__).resolve().parents[1] / "studies"
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
 
 
 def test_shipped_study_loads_and_round_trips() -> None:

@@ -27,7 +27,7 @@ from search.errors import FrontierError
 from spaces import CNNSpec, CompressSpec, create_space
 from spaces.spec import TrainSpec
 from tests.conftest import tiny_toml
-from tests.test_cli import cli
+from tests.search.test_cli import cli
 
 TINY = Budget(epochs=2, finetune_epochs=1, qat_epochs=1, batch_size=16, latency_reps=0,
               skip_finetune=False)

@@ -18,7 +18,7 @@ from search.run import run_study
 from search.study import create_or_load
 from tests.conftest import ENV
 
-STUDIES = Path(__file__).resolve().parents[1] / "studies"
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
 TINY = Budget(epochs=1, finetune_epochs=1, qat_epochs=1, latency_reps=1)
 
 
@@ -43,7 +43,7 @@ def test_a_user_code_example_runs(workdir: Path, name: str) -> None:
 
 def test_the_python_mnist_study_is_the_toml_one(workdir: Path) -> None:
     from studies.mnist_cnn import make_study
-    from tests.test_datasets import write_mnist
+    from tests.objectives.data.test_datasets import write_mnist
 
     write_mnist(workdir / "data", "MNIST", gz=True)  # in case the config looks at the files
     study = make_study()

@@ -173,7 +173,7 @@ def test_read_only_commands_work_without_the_data(tmp_path: Path, kind: str) -> 
     import torch
 
     from search.results.model_folder import FILES, load, load_program
-    from tests.test_datasets import write_mnist
+    from tests.objectives.data.test_datasets import write_mnist
 
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()

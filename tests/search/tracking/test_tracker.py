@@ -8,7 +8,6 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import tiny_toml
 
 from search import cli
 from search.config import StudyConfig, load_config
@@ -16,6 +15,7 @@ from search.run import FINISHED
 from search.storage.urls import open_storage
 from search.tracking import Logging
 from search.tracking.tensorboard import TensorBoardLogger
+from tests.conftest import tiny_toml
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import (

@@ -1,5 +1,5 @@
 """Ctrl-C is never lost: one swallowed by a finalizer is raised again at the run loop's next
-step (search/interrupt.py; the run loop end to end: tests/test_cli.py)."""
+step (search/interrupt.py; the run loop end to end: tests/search/test_cli.py)."""
 
 from __future__ import annotations
 

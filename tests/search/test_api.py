@@ -31,7 +31,7 @@ from search.run import FINISHED
 from spaces import ModelSpace
 from tests.conftest import TINY, tiny_toml
 
-STUDIES = Path(__file__).resolve().parents[1] / "studies"
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
 QUIET = {"log": "quiet"}
 
 

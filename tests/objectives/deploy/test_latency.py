@@ -14,7 +14,7 @@ from search.config import load_config
 from search.errors import ConfigError
 from spaces import CNNSpec, CompressSpec, create_space
 from tests.conftest import tiny_toml
-from tests.test_cli import cli
+from tests.search.test_cli import cli
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "onnxruntime-int8"])

@@ -18,7 +18,7 @@ from search.cli import main
 from search.visualization.browser import HEADLESS_FLAGS, console_messages
 from search.visualization.report import PARETO_DIV, report_html
 from tests.conftest import ENV, tiny_toml
-from tests.test_cli import cli
+from tests.search.test_cli import cli
 
 DB = "sqlite:///runs/frontier.db"
 

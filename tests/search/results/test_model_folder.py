@@ -34,7 +34,7 @@ from search.storage.artifacts import ARTIFACTS_ATTR
 from search.study import CONFIG_ATTR, SHAPE_ATTR, stored_config, stored_shape
 from spaces import create_space, load_spec
 from tests.conftest import ENV, tiny_toml
-from tests.test_cli import cli
+from tests.search.test_cli import cli
 
 #: Runs in a fresh interpreter: only the model folder, no study, no storage.
 RELOAD = """
