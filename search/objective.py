@@ -9,7 +9,8 @@ import optuna
 import torch
 from torch import nn
 
-from objectives.compress.plan import bits_by_layer
+from objectives.compress.plan import bits_by_layer, plan_for
+from objectives.compress.quantize import planned_bits
 from objectives.data import TensorData
 from objectives.distill import load_teacher, teacher_logits
 from objectives.metrics import macs, score, weight_bits
@@ -51,11 +52,10 @@ class _Monitor:
                  tracker: Tracker | None = None) -> None:
         self.cfg, self.spec, self.data, self.stopper = cfg, spec, data, stopper
         self.trial, self.progress = trial, progress
-        b = cfg.budget
-        self.total = (b.epochs + (b.finetune_epochs if spec.compress.max_ratio > 0 else 0)
-                      + (b.qat_epochs if spec.compress.quantized else 0))
+        self.plan = plan_for(spec.compress)
+        self.total = self.plan.epochs(cfg.budget)
         self.done = 0
-        self.train_points = checkpoint_epochs(b.epochs, cfg.early_stopping.eval_every)
+        self.train_points = checkpoint_epochs(cfg.budget.epochs, cfg.early_stopping.eval_every)
         self.curve: dict[str, float] = {}
         self.stop_reason: str | None = None
         self.stopped_at: dict[str, float] = {}
@@ -76,8 +76,7 @@ class _Monitor:
 
     def __call__(self, phase: str, epoch: int, model: nn.Module) -> None:
         if epoch == 0:  # the phase is skipped (compression cost at most the tolerance)
-            b = self.cfg.budget
-            self.total -= b.finetune_epochs if phase == "prune" else b.qat_epochs
+            self.total -= self.plan.phase_epochs(phase, self.cfg.budget)
         else:
             self.done += 1
         if self.progress is not None:
@@ -163,52 +162,14 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         trial.set_user_attr(WORKER_ATTR, worker_id())
-        transfer: dict[str, list[str]] = {}
-
-        def init(model: nn.Module) -> None:
-            loaded, skipped = load_matching(model, self.cfg.transfer.checkpoint)
-            transfer.update(loaded=loaded, skipped=skipped)
-
         monitor: _Monitor | None = None
         try:
-            try:
-                spec = self.space.sample(trial)  # a user builder may fail on this candidate
-            except Exception as err:
-                if _raised_by_sampler(err, trial.study.sampler):  # it will fail every trial
-                    self.fatal = ConfigError(
-                        f"sampler.name: the {self.cfg.sampler.name!r} sampler failed on trial "
-                        f"{trial.number} ({reason_of(err)}); choose another sampler")
-                raise
+            spec = self._sample(trial)
             trial.set_user_attr(SPEC_ATTR, spec_json(self.space, spec))
             monitor = _Monitor(self.cfg, spec, self.data, self._stopper(trial), trial.number,
                                self.progress, self.tracker)
             self.tracker.trial_start(trial.number, trial.params)
-            logits = self._teacher_logits() if spec.train.kd_weight > 0 else None
-            if logits is not None:
-                trial.set_user_attr(TEACHER_ATTR, self._teacher_info)
-            measured, model = evaluate(self.space, spec, self.data, self.cfg.budget,
-                                       seed=self.cfg.seed + trial.number, on_epoch=monitor,
-                                       init=self.inherit(spec) if self.inherit else
-                                       init if self.cfg.transfer.checkpoint else None,
-                                       teacher_logits=logits,
-                                       on_stats=monitor.on_stats if self.tracker.enabled
-                                       else None)
-            if transfer:
-                trial.set_user_attr(TRANSFER_ATTR, transfer)
-            metrics = measured.as_dict()
-            values = tuple(float(metrics[name]) for name in self.cfg.objectives)
-            bad = [n for n, v in zip(self.cfg.objectives, values, strict=True)
-                   if not math.isfinite(v)]
-            if bad:  # Optuna would fail the trial without a reason
-                raise ValueError(f"objective {bad[0]} is {metrics[bad[0]]} (training diverged?)")
-            if self.cfg.early_stopping.record_curves:
-                monitor.curve["final"] = measured.val_accuracy
-                trial.set_user_attr(CURVE_ATTR, monitor.curve)
-            self._save(trial, model, spec)
-            for key, value in self.cfg.constraints.violations(metrics).items():
-                trial.set_constraint(key, value)
-            # One storage write for all metrics keeps the per-trial overhead small.
-            trial.set_user_attr(METRICS_ATTR, metrics)
+            metrics, values = self._run(trial, spec, monitor)
         except optuna.TrialPruned:
             if monitor is None:  # a builder raised TrialPruned itself
                 raise
@@ -226,12 +187,65 @@ class Objective:
         self.tracker.trial_end(trial.number, "COMPLETE", trial.params, metrics, None)
         return values
 
+    def _sample(self, trial: optuna.Trial) -> Spec:
+        """The trial's Spec; a failure inside the sampler sets :attr:`fatal`."""
+        try:
+            return self.space.sample(trial)  # a user builder may fail on this candidate
+        except Exception as err:
+            if _raised_by_sampler(err, trial.study.sampler):  # it will fail every trial
+                self.fatal = ConfigError(
+                    f"sampler.name: the {self.cfg.sampler.name!r} sampler failed on trial "
+                    f"{trial.number} ({reason_of(err)}); choose another sampler")
+            raise
+
+    def _init(self, trial: optuna.Trial, spec: Spec) -> Callable[[nn.Module], None] | None:
+        """The hook that gives the trial's model its starting weights: inherited (one-shot)
+        or transferred from ``[transfer] checkpoint`` (recorded on the trial); else None."""
+        if self.inherit is not None:
+            return self.inherit(spec)
+        checkpoint = self.cfg.transfer.checkpoint
+        if not checkpoint:
+            return None
+
+        def init(model: nn.Module) -> None:
+            loaded, skipped = load_matching(model, checkpoint)
+            trial.set_user_attr(TRANSFER_ATTR, {"loaded": loaded, "skipped": skipped})
+
+        return init
+
+    def _run(self, trial: optuna.Trial, spec: Spec, monitor: _Monitor
+             ) -> tuple[dict[str, float], tuple[float, ...]]:
+        """Evaluate ``spec``, store its metrics, curve and weights; returns the metrics and the
+        objective values."""
+        logits = self._teacher_logits() if spec.train.kd_weight > 0 else None
+        if logits is not None:
+            trial.set_user_attr(TEACHER_ATTR, self._teacher_info)
+        measured, model = evaluate(self.space, spec, self.data, self.cfg.budget,
+                                   seed=self.cfg.seed + trial.number, on_epoch=monitor,
+                                   init=self._init(trial, spec), teacher_logits=logits,
+                                   on_stats=monitor.on_stats if self.tracker.enabled else None)
+        metrics = measured.as_dict()
+        values = tuple(float(metrics[name]) for name in self.cfg.objectives)
+        bad = [n for n, v in zip(self.cfg.objectives, values, strict=True)
+               if not math.isfinite(v)]
+        if bad:  # Optuna would fail the trial without a reason
+            raise ValueError(f"objective {bad[0]} is {metrics[bad[0]]} (training diverged?)")
+        if self.cfg.early_stopping.record_curves:
+            monitor.curve["final"] = measured.val_accuracy
+            trial.set_user_attr(CURVE_ATTR, monitor.curve)
+        self._save(trial, model, spec)
+        for key, value in self.cfg.constraints.violations(metrics).items():
+            trial.set_constraint(key, value)
+        # One storage write for all metrics keeps the per-trial overhead small.
+        trial.set_user_attr(METRICS_ATTR, metrics)
+        return metrics, values
+
     def _save(self, trial: optuna.Trial, model: nn.Module, spec: Spec) -> None:
         """Store the trial's weights; an OSError (a folder that cannot be written, a full disk)
         would hit every trial, so it also sets :attr:`fatal`."""
         try:
-            save_weights(trial, model, self.cfg.out_dir,
-                         weight_bits(model, bits_by_layer(model, spec.compress)))
+            bits = planned_bits(model) or bits_by_layer(model, spec.compress)
+            save_weights(trial, model, self.cfg.out_dir, weight_bits(model, bits))
         except OSError as err:
             self.fatal = StorageError(
                 f"study.output_dir: trial {trial.number}'s weights cannot be saved in "

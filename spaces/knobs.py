@@ -6,19 +6,25 @@ without convs every linear layer but the last) suggests ``prune_ratio_0 … prun
 instead of ``prune_ratio``; with ``per_layer_bits = true`` it suggests ``bits_0 … bits_{k}``
 (the head included) instead of ``bits``. Fixed domains (a scalar or a one-element list) are never
 suggested.
+
+Compression steps registered beyond pruning and quantization (``objectives.compress.steps``)
+declare their knobs as :class:`StepKnob` entries of :data:`STEP_KNOBS`; they are read from the
+same ``[space]`` table, suggested after the knobs above, and land in ``CompressSpec.steps``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
 
 from spaces.domain import Choice, Domain, Range, domain_values, parse_domain, suggest
+from spaces.registry import Registry
 from spaces.spec import PRUNE_METHODS, SCHEDULES, CompressSpec, TrainSpec
 
-__all__ = ["KNOB_NAMES", "Knobs"]
+__all__ = ["KNOB_NAMES", "STEP_KNOBS", "Knobs", "StepKnob"]
 
 #: Knob name -> kind of its values (domains); ``per_layer_*`` are plain booleans.
 _KINDS: dict[str, type] = {
@@ -28,6 +34,24 @@ _KINDS: dict[str, type] = {
 }
 _FLAGS = ("per_layer_prune", "per_layer_bits")
 KNOB_NAMES = (*_KINDS, *_FLAGS)
+
+
+@dataclass(frozen=True)
+class StepKnob:
+    """A knob a registered compression step adds: ``[space] <name>`` holds its domain
+    (``default`` when absent), ``valid`` says which values are allowed (``rule`` tells the user
+    which), and at ``off`` the step does nothing (the Spec then leaves the knob out)."""
+
+    name: str
+    kind: type
+    default: Domain
+    valid: Callable[[Any], bool]
+    rule: str
+    off: Any
+
+
+#: Knob name -> :class:`StepKnob`; filled by ``objectives.compress.steps.register_compressor``.
+STEP_KNOBS: Registry[StepKnob] = Registry("compression knob", "space")
 
 
 def _bits_ok(b: int) -> bool:
@@ -49,6 +73,8 @@ class Knobs:
     kd_temperature: Domain = field(default_factory=lambda: Choice((4.0,)))
     per_layer_prune: bool = False
     per_layer_bits: bool = False
+    #: Domains of the registered steps' knobs (:data:`STEP_KNOBS`) given in ``[space]``.
+    steps: dict[str, Domain] = field(default_factory=dict)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Knobs:
@@ -61,6 +87,8 @@ class Knobs:
                 if not isinstance(value, bool):
                     raise ValueError(f"space.{flag}: expected true or false, got {value!r}")
                 parsed[flag] = value
+        parsed["steps"] = {k: parse_domain(f"space.{k}", options.pop(k), kind=STEP_KNOBS[k].kind)
+                           for k in STEP_KNOBS if k in options}
         knobs = cls(**parsed)
         knobs.validate()
         return knobs
@@ -84,10 +112,24 @@ class Knobs:
              "is out of range; use values in [0, 1] (0 turns distillation off)"),
             ("kd_temperature", self.kd_temperature, lambda t: t > 0, "must be positive"),
         ]
+        for name in STEP_KNOBS:
+            knob = STEP_KNOBS[name]
+            checks.append((name, self.step_domain(knob), knob.valid,
+                           f"is out of range; {knob.rule}"))
         for name, domain, ok, message in checks:
             for value in domain_values(domain):
                 if not ok(value):
                     raise ValueError(f"space.{name}: {value!r} {message}")
+
+    def step_domain(self, knob: StepKnob) -> Domain:
+        """The domain of a registered step's knob: as given in ``[space]``, else its default."""
+        return self.steps.get(knob.name, knob.default)
+
+    def sample_steps(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Suggest every registered step's knob; those at their ``off`` value are left out."""
+        values = {name: suggest(trial, name, self.step_domain(STEP_KNOBS[name]))
+                  for name in STEP_KNOBS}
+        return {k: v for k, v in values.items() if v != STEP_KNOBS[k].off}
 
     def require(self, space: str, *, per_layer_prune: bool, per_layer_bits: bool) -> None:
         """Refuse per-layer knobs ``space`` cannot honour (instead of silently falling back)."""
@@ -118,6 +160,7 @@ class Knobs:
         compress = CompressSpec(
             prune_ratio=ratio, bits=bits, method=method, layer_ratios=ratios,
             layer_bits=layer_bits, act_bits=int(suggest(trial, "act_bits", self.act_bits)),
+            steps=self.sample_steps(trial),
         )
         kd_weight = float(suggest(trial, "kd_weight", self.kd_weight))
         train = TrainSpec(

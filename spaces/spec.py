@@ -40,6 +40,10 @@ class CompressSpec:
     width (32 means no quantization); ``layer_bits`` overrides it per prunable layer, in
     ``objectives.compress.prune.prunable_layers`` order including the head (empty: ``bits``
     everywhere). ``act_bits`` < 32 fake-quantizes the input of every prunable layer.
+
+    ``steps`` holds the knobs that registered compression steps add beyond these (e.g.
+    ``{"rank_ratio": 0.5}``, see ``objectives.compress.steps``), by knob name; a knob at the
+    value that turns its step off is left out, so a Spec without such steps has none.
     """
 
     prune_ratio: float = 0.0
@@ -48,6 +52,7 @@ class CompressSpec:
     layer_ratios: tuple[float, ...] = ()
     layer_bits: tuple[int, ...] = ()
     act_bits: int = 32
+    steps: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def max_ratio(self) -> float:

@@ -1,18 +1,50 @@
-"""Compression of a trained model: pruning (unstructured or structured), quantization, and the
-packed file of the compressed weights (``objectives.compress.packing``)."""
+"""Compression of a trained model as pluggable steps (``objectives.compress.steps``): pruning
+(unstructured or structured) and quantization, planned per candidate by
+``objectives.compress.plan``, and the packed file of the compressed weights
+(``objectives.compress.packing``). Importing this package registers the built-in steps."""
 
-from objectives.compress.plan import apply_pruning, bits_by_layer, replay_pruning
+# Registers the built-in steps. Within a stage steps run in registration order, so structured
+# pruning (Torch-Pruning names layers as built) comes before later structure steps.
+# isort: off
+from objectives.compress import prune, structured, quantize
+# isort: on
+from objectives.compress.plan import (
+    Plan,
+    apply_steps,
+    bits_by_layer,
+    plan_for,
+    replay_steps,
+    resolve_targets,
+)
 from objectives.compress.prune import prunable_layers, prune_magnitude
 from objectives.compress.quantize import bake, fake_quantize
+from objectives.compress.steps import (
+    COMPRESSORS,
+    Compressor,
+    StepContext,
+    list_compressors,
+    register_compressor,
+)
 from objectives.compress.structured import prune_structured
 
 __all__ = [
-    "apply_pruning",
+    "COMPRESSORS",
+    "Compressor",
+    "Plan",
+    "StepContext",
+    "apply_steps",
     "bake",
     "bits_by_layer",
     "fake_quantize",
+    "list_compressors",
+    "plan_for",
     "prunable_layers",
+    "prune",
     "prune_magnitude",
     "prune_structured",
-    "replay_pruning",
+    "quantize",
+    "register_compressor",
+    "replay_steps",
+    "resolve_targets",
+    "structured",
 ]

@@ -1,4 +1,5 @@
-"""Unstructured magnitude pruning with torch's own pruning utilities."""
+"""Unstructured magnitude pruning with torch's own pruning utilities, and its step
+(``method = "unstructured"``): weights are zeroed in place, shapes are kept."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from objectives.compress.steps import Compressor, StepContext, register_compressor
 from spaces.layers import PrunableLayer, prunable_layers
+from spaces.spec import CompressSpec
 
-__all__ = ["PrunableLayer", "prunable_layers", "prune_magnitude"]
+__all__ = ["PrunableLayer", "UnstructuredPruning", "prunable_layers", "prune_magnitude"]
 
 
 def prune_magnitude(model: nn.Module, ratio: float,
@@ -36,3 +39,21 @@ def prune_magnitude(model: nn.Module, ratio: float,
             prune.remove(m, "weight")
         return masks
     return {name: torch.ones_like(m.weight) for name, m in layers.items()}
+
+
+@register_compressor("unstructured")
+class UnstructuredPruning(Compressor):
+    """Global magnitude pruning at ``prune_ratio``, or per layer at ``layer_ratios`` (layers
+    without one, e.g. the head, use ``prune_ratio``); fine-tuned in the "prune" phase."""
+
+    stage = "sparsity"
+    phase = "prune"
+
+    def active(self, c: CompressSpec) -> bool:
+        return c.method == "unstructured" and c.max_ratio > 0
+
+    def apply(self, model: nn.Module, c: CompressSpec, ctx: StepContext
+              ) -> dict[str, torch.Tensor]:
+        layers = prunable_layers(model)
+        per_layer = {n: r for n in layers if (r := ctx.targets.ratio_of(n)) is not None}
+        return prune_magnitude(model, c.prune_ratio, per_layer or None)

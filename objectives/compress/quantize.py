@@ -1,5 +1,6 @@
 """Weight quantization: per-channel symmetric scales, fake quantization with a straight-through
-estimator (``torch.fake_quantize_per_channel_affine``) for quantization-aware fine-tuning."""
+estimator (``torch.fake_quantize_per_channel_affine``) for quantization-aware fine-tuning, and
+its step (``bits``, ``layer_bits``, ``act_bits``; fine-tuned in the "qat" phase)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,22 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from objectives.compress.steps import Compressor, StepContext, register_compressor
+from spaces.layers import prunable_layers
+from spaces.spec import CompressSpec
+
 __all__ = [
     "ActFakeQuant",
     "MaskedFakeQuant",
+    "Quantization",
     "attach",
     "attach_act_quant",
     "bake",
     "fake_quantize",
     "observe_ranges",
+    "planned_bits",
     "quantize_codes",
+    "record_bits",
     "set_bits",
 ]
 
@@ -59,6 +67,8 @@ class MaskedFakeQuant(nn.Module):
         super().__init__()
         self.register_buffer("mask", mask)
         self.bits = bits
+        #: The bits this weight is compressed to in the end (``bits`` is 32 until QAT).
+        self.planned = bits
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         return fake_quantize(weight * self.mask, self.bits)
@@ -76,6 +86,26 @@ def attach(model: nn.Module, masks: Mapping[str, torch.Tensor],
         parametrize.register_parametrization(modules[name], "weight", hook)
         hooks[name] = hook
     return hooks
+
+
+def planned_bits(model: nn.Module) -> dict[str, int]:
+    """The bits each prunable layer of a compressed ``model`` is packed at, by name: those its
+    :class:`MaskedFakeQuant` plans, or after :func:`bake` those it recorded (``packed_bits``).
+    Empty for a model the pipeline did not compress."""
+    bits = {}
+    for name, m in prunable_layers(model).items():
+        if parametrize.is_parametrized(m, "weight"):
+            hook = getattr(m, "parametrizations").weight[0]  # noqa: B009
+            if isinstance(hook, MaskedFakeQuant):
+                bits[name] = hook.planned
+        elif isinstance(getattr(m, "packed_bits", None), int):
+            bits[name] = int(getattr(m, "packed_bits"))  # noqa: B009
+    return bits
+
+
+def record_bits(layer: nn.Module, bits: int) -> None:
+    """Record on ``layer`` the bits its weight is packed at (read by :func:`planned_bits`)."""
+    setattr(layer, "packed_bits", bits)  # noqa: B010  (a plain attribute, not a submodule)
 
 
 def set_bits(hooks: Mapping[str, MaskedFakeQuant], bits: int | Mapping[str, int]) -> None:
@@ -149,13 +179,45 @@ def observe_ranges(model: nn.Module, quants: Mapping[str, ActFakeQuant],
 
 
 def bake(model: nn.Module) -> None:
-    """Replace every parametrized weight by its masked, quantized value (plain tensors again).
+    """Replace every parametrized weight by its masked, quantized value (plain tensors again);
+    each layer keeps its planned bits as the attribute ``packed_bits``.
     A masked negative weight is -0.0; it is stored as +0.0 (the same number), so that a zero
     has one bit pattern and the packed file (``objectives.compress.packing``) leaves it out."""
     for module in list(model.modules()):
         if parametrize.is_parametrized(module, "weight"):
+            hook = getattr(module, "parametrizations").weight[0]  # noqa: B009
+            if isinstance(hook, MaskedFakeQuant):
+                record_bits(module, hook.planned)
             parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
             weight = module.weight
             assert isinstance(weight, torch.Tensor)
             with torch.no_grad():
                 weight.add_(0.0)
+
+
+@register_compressor("quantization")
+class Quantization(Compressor):
+    """Weights at ``bits`` (or ``layer_bits`` per prunable layer, the head included; a layer
+    a structure step made inside one takes its bits), fake-quantized during the "qat" phase and
+    packed at those bits; ``act_bits`` < 32 adds :class:`ActFakeQuant` on every prunable
+    layer's input, whose ranges only a trained phase (or one calibration pass) observes."""
+
+    stage = "precision"
+    phase = "qat"
+
+    def active(self, c: CompressSpec) -> bool:
+        return c.quantized
+
+    def bits(self, model: nn.Module, c: CompressSpec, ctx: StepContext) -> dict[str, int]:
+        return {n: ctx.targets.bits_of(n, c.bits) for n in prunable_layers(model)}
+
+    def enter_phase(self, model: nn.Module, c: CompressSpec, ctx: StepContext, *,
+                    trains: bool) -> None:
+        if c.act_bits >= FULL_PRECISION:
+            return
+        quants = attach_act_quant(model, c.act_bits, list(prunable_layers(model)))
+        if not trains and ctx.calibration is not None:  # no QAT observes the ranges: one pass
+            observe_ranges(model, quants, ctx.calibration())
+
+    def must_train(self, c: CompressSpec) -> bool:
+        return c.act_bits < FULL_PRECISION

@@ -34,9 +34,12 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from spaces.layers import keep_count, ratio_targets
+from objectives.compress.steps import Compressor, StepContext, register_compressor
+from spaces.layers import PrunesItself, keep_count, ratio_targets
+from spaces.spec import CompressSpec
 
-__all__ = ["PrunedGroup", "keep_count", "output_layers", "prune_structured"]
+__all__ = ["PrunedGroup", "StructuredPruning", "keep_count", "output_layers",
+           "prune_structured"]
 
 _LAYERS = (nn.Conv1d, nn.Conv2d, nn.Linear)
 
@@ -173,3 +176,32 @@ def prune_structured(model: nn.Module, example_inputs: torch.Tensor,
     finally:
         model.train(was_training)
     return [dataclasses.replace(g, after=_width(root)) for root, g in groups]
+
+
+@register_compressor("structured")
+class StructuredPruning(Compressor):
+    """``method = "structured"``: :func:`prune_structured` traced on zeros of the input shape,
+    or the model's own ``prune_structure`` when it has one (``spaces.layers.PrunesItself``,
+    e.g. a transformer's heads and FFN neurons). The model shrinks; the pruned shapes depend
+    only on the ratios, so :meth:`replay` is :meth:`apply` on a fresh model."""
+
+    stage = "structure"
+    phase = "prune"
+
+    def active(self, c: CompressSpec) -> bool:
+        return c.method == "structured" and c.max_ratio > 0
+
+    def apply(self, model: nn.Module, c: CompressSpec, ctx: StepContext) -> None:
+        if isinstance(model, PrunesItself):
+            if c.layer_ratios:
+                raise ValueError(f"layer_ratios: {type(model).__name__} prunes its own "
+                                 "structure at one ratio; use the global prune_ratio")
+            if c.prune_ratio > 0:
+                model.prune_structure(c.prune_ratio)
+            return
+        first = next(model.parameters())
+        example = torch.zeros((1, *ctx.input_shape), device=first.device, dtype=first.dtype)
+        prune_structured(model, example, dict(ctx.targets.ratios) or c.prune_ratio)
+
+    def replay(self, model: nn.Module, c: CompressSpec, ctx: StepContext) -> None:
+        self.apply(model, c, ctx)

@@ -41,7 +41,8 @@ from optuna.trial import FrozenTrial, TrialState
 from torch import nn
 
 from objectives.compress.packing import is_packed, load_packed, pack
-from objectives.compress.plan import bits_by_layer, replay_pruning
+from objectives.compress.plan import replay_steps
+from objectives.compress.quantize import planned_bits
 from objectives.data import DataConfig, TensorData, load_dataset
 from objectives.data.batches import first_inputs
 from objectives.metrics import score, weight_bits
@@ -142,7 +143,7 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
     input_shape, num_classes = _shape(study, data, no_data)
     with reraise_as(ConfigError):  # the user's builder, or modules that register a space
         import_modules(cfg.imports)
-        model, spec = _build(t.user_attrs[SPEC_ATTR], cfg.space.name, cfg.space.options,
+        model, _ = _build(t.user_attrs[SPEC_ATTR], cfg.space.name, cfg.space.options,
                              input_shape, num_classes)
     state = _weights(study, t, cfg, model.state_dict())
     model.load_state_dict(state)
@@ -154,7 +155,7 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
             "input_shape": list(input_shape), "num_classes": num_classes,
             "dataset": asdict(cfg.dataset), "study": study.study_name, "trial": t.number}
     write_text(out / "model.json", json.dumps(meta, indent=2) + "\n")
-    packed = pack(state, weight_bits(model, bits_by_layer(model, spec.compress)))
+    packed = pack(state, weight_bits(model, planned_bits(model)))
     write_bytes(out / "weights.safetensors", packed)
     example = first_inputs(data.test, 2) if data is not None else torch.zeros(2, *input_shape)
     program = io.BytesIO()
@@ -204,8 +205,8 @@ def _build(spec_text: str, space: str, options: dict[str, Any], input_shape: tup
         raise FrontierError(f"spec.json: the spec is of space {name!r}, model.json says "
                             f"{space!r}; re-export the trial")
     model = create_space(space, options).build(spec, tuple(input_shape), num_classes)
-    # a structured trial's weights are smaller: give the fresh model their shapes
-    return replay_pruning(model, spec.compress, tuple(input_shape)), spec
+    # a structured trial's weights are smaller: give the fresh model their shapes and bits
+    return replay_steps(model, spec.compress, tuple(input_shape)), spec
 
 
 def _program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from objectives.compress.plan import apply_pruning, replay_pruning
+from objectives.compress.plan import apply_compression, replay_steps
 from objectives.data import TensorData
 from objectives.metrics import accuracy, macs
 from search.cli import main
@@ -75,13 +75,13 @@ def test_head_and_ffn_pruning_follow_the_ratio(ratio: float) -> None:
     spec = TransformerSpec(2, 32, 4, 64, 2, CompressSpec(prune_ratio=ratio, method="structured"))
     model = _build(spec, (1, 8, 8))
     x = torch.randn(5, 1, 8, 8)
-    apply_pruning(model, spec.compress, (1, 8, 8))
+    apply_compression(model, spec.compress, (1, 8, 8))
     heads, neurons = [keep_count(4, ratio)] * 2, [keep_count(64, ratio)] * 2
     assert model.config.layer_heads == heads and model.config.layer_intermediate == neurons
     params, flops = _expected(16, 4, 32, heads, 8, neurons, 10)
     assert _count(model) == params and macs(model, (1, 8, 8)) == flops
     assert model(x).shape == (5, 10) and torch.isfinite(model(x)).all()
-    fresh = replay_pruning(_build(spec, (1, 8, 8)), spec.compress, (1, 8, 8))
+    fresh = replay_steps(_build(spec, (1, 8, 8)), spec.compress, (1, 8, 8))
     assert {k: v.shape for k, v in fresh.state_dict().items()} == \
         {k: v.shape for k, v in model.state_dict().items()}  # stored weights load
 

@@ -24,7 +24,7 @@ from objectives.compress.packing import (
     tensor_bytes,
     unpack,
 )
-from objectives.compress.plan import bits_by_layer, replay_pruning
+from objectives.compress.plan import bits_by_layer, replay_steps
 from objectives.compress.quantize import fake_quantize
 from objectives.data import TensorData
 from objectives.metrics import weight_bits
@@ -246,7 +246,7 @@ def test_trained_candidates_pack_within_the_bound_and_reload_bit_identically(
     state = model.state_dict()
     data = pack(state, weight_bits(model, bits_by_layer(model, spec.compress)))
     assert measured.size_bytes < len(data) <= 1.05 * measured.size_bytes + 512
-    fresh = replay_pruning(create_space("cnn").build(spec, digits.input_shape, 10),
+    fresh = replay_steps(create_space("cnn").build(spec, digits.input_shape, 10),
                            spec.compress, digits.input_shape)
     back = unpack(data, fresh.state_dict())  # the fresh model's key order (bias, weight moved)
     _assert_identical(dict(sorted(state.items())), dict(sorted(back.items())))

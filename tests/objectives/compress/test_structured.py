@@ -7,7 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from objectives.compress.plan import apply_pruning, ratio_targets, replay_pruning
+from objectives.compress.plan import apply_compression, ratio_targets, replay_steps
 from objectives.compress.structured import keep_count, output_layers, prune_structured
 from objectives.metrics import nonzero_params
 from objectives.pipeline import Budget, evaluate, project_compressed
@@ -183,7 +183,7 @@ def test_bad_ratios_name_the_field() -> None:
     with pytest.raises(ValueError, match=r"^layer_ratios: '0\.0\.1' is not a conv or linear"):
         prune_structured(model, x, {"0.0.1": 0.5})
     with pytest.raises(ValueError, match=r"^layer_ratios: 3 ratios for 2 layers"):
-        apply_pruning(model, CompressSpec(method="structured", layer_ratios=(0.1, 0.2, 0.3)),
+        apply_compression(model, CompressSpec(method="structured", layer_ratios=(0.1, 0.2, 0.3)),
                       (1, 8, 8))
 
 
@@ -231,7 +231,7 @@ def test_builtin_spaces_prune_structurally(name: str, options: dict[str, object]
     assert c.method == "structured"
     assert len(c.layer_ratios) == (len(ratio_targets(model)) if per_layer else 0)
     before = _params(model)
-    masks = apply_pruning(model, c, shape)
+    masks = apply_compression(model, c, shape)
     assert _params(model) < 0.6 * before
     assert all(bool(m.all()) for m in masks.values())
     assert model(torch.randn(2, *shape)).shape == (2, 10)
@@ -270,7 +270,7 @@ def test_resnet_space_prunes_residual_and_internal_channels() -> None:
     space = create_space("resnet", {"prune_method": ["unstructured", "structured"]})
     model = space.build(ResNetSpec((8, 16), (2, 1), (1, 2), 1), (3, 32, 32), 10)
     before = {n: m.out_channels for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
-    apply_pruning(model, CompressSpec(prune_ratio=0.5, method="structured"), (3, 32, 32))
+    apply_compression(model, CompressSpec(prune_ratio=0.5, method="structured"), (3, 32, 32))
     for name, m in model.named_modules():
         if isinstance(m, nn.Conv2d):  # channels tied by additions shrink together
             assert m.out_channels == before[name] // 2, name
@@ -288,11 +288,11 @@ def test_replay_gives_a_fresh_model_the_pruned_shapes() -> None:
     with torch.no_grad():  # other weights pick other channels, never other shapes
         for p in trained.parameters():
             p.normal_()
-    apply_pruning(trained, c, shape)
-    fresh = replay_pruning(space.build(spec, shape, 10), c, shape)
+    apply_compression(trained, c, shape)
+    fresh = replay_steps(space.build(spec, shape, 10), c, shape)
     fresh.load_state_dict(trained.state_dict())
     x = torch.randn(2, *shape)
     assert torch.allclose(fresh.eval()(x), trained.eval()(x))
     unstructured = dataclasses.replace(c, method="unstructured")
     full = space.build(spec, shape, 10)
-    assert _params(replay_pruning(full, unstructured, shape)) > _params(trained)
+    assert _params(replay_steps(full, unstructured, shape)) > _params(trained)
