@@ -1,12 +1,12 @@
 """Compression of a trained model as pluggable steps (``objectives.compress.steps``): pruning
-(unstructured or structured) and quantization, planned per candidate by
+(unstructured or structured), low-rank factorisation and quantization, planned per candidate by
 ``objectives.compress.plan``, and the packed file of the compressed weights
 (``objectives.compress.packing``). Importing this package registers the built-in steps."""
 
 # Registers the built-in steps. Within a stage steps run in registration order, so structured
-# pruning (Torch-Pruning names layers as built) comes before later structure steps.
+# pruning (Torch-Pruning names layers as built) comes before low-rank factorisation.
 # isort: off
-from objectives.compress import prune, structured, quantize
+from objectives.compress import prune, structured, lowrank, quantize
 # isort: on
 from objectives.compress.plan import (
     Plan,
@@ -37,6 +37,7 @@ __all__ = [
     "bits_by_layer",
     "fake_quantize",
     "list_compressors",
+    "lowrank",
     "plan_for",
     "prunable_layers",
     "prune",

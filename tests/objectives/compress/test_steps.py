@@ -26,6 +26,7 @@ from spaces.spec import CompressSpec
 ACTIVE = {
     "unstructured": CompressSpec(prune_ratio=0.5),
     "structured": CompressSpec(prune_ratio=0.5, method="structured"),
+    "lowrank": CompressSpec(steps={"rank_ratio": 0.25}),
     "quantization": CompressSpec(bits=4, act_bits=8),
 }
 SHAPE = (1, 8, 8)
@@ -42,6 +43,7 @@ def test_every_registered_step_has_an_example_and_runs_in_stage_order() -> None:
     assert set(list_compressors()) == set(ACTIVE)
     stages = [STAGES.index(COMPRESSORS[n].stage) for n in list_compressors()]
     assert stages == sorted(stages)
+    assert list_compressors().index("structured") < list_compressors().index("lowrank")
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVE))
