@@ -42,7 +42,7 @@ from objectives.data.batches import first_inputs
 from objectives.deploy.latency import deployed_latency_ms
 from objectives.task import loss_fn
 from objectives.train import EpochStats, train
-from spaces.registry import Space
+from spaces.space import Space
 from spaces.spec import Spec
 
 __all__ = ["CALIBRATION_INPUTS", "Budget", "Measured", "PhaseCallback", "StatsCallback",
