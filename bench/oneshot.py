@@ -36,7 +36,7 @@ from objectives.data.batches import first_inputs
 from objectives.oneshot import SuperCNN, train_supernet
 from objectives.pipeline import evaluate
 from search.config import load_config
-from spaces.registry import create_space
+from spaces.space import create_space
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,8 @@ from objectives.data import DataSplit, Split, TensorData
 from objectives.metrics import predict
 from objectives.train import train
 from spaces.cnn import CNNSpec
-from spaces.registry import Registry, create_space
+from spaces.registry import Registry
+from spaces.space import create_space
 from spaces.spec import Spec, spec_to_dict
 
 __all__ = ["TEACHERS", "Distill", "Teacher", "list_teachers", "load_teacher", "register_teacher",

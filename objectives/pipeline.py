@@ -37,7 +37,7 @@ from objectives.data.batches import first_inputs
 from objectives.measure import CALIBRATION_INPUTS, Measured, measure, project_compressed
 from objectives.session import PhaseCallback, Session, StatsCallback
 from spaces.layers import prunable_layers
-from spaces.registry import Space
+from spaces.space import Space
 from spaces.spec import Spec
 
 __all__ = ["CALIBRATION_INPUTS", "Budget", "Measured", "PhaseCallback", "StatsCallback",

@@ -28,6 +28,7 @@ from search.results.pareto import front_frame, trials_frame
 from search.run import Callback, prepare, run_study
 from search.storage.urls import DEFAULT_STORAGE, redact
 from search.study import create_or_load, load_existing
+from spaces.space import as_space
 
 if TYPE_CHECKING:
     from search.results.model_folder import Exported
@@ -177,7 +178,7 @@ def _space_config(space: Any) -> SpaceConfig:
     if hasattr(space, "sample") and hasattr(space, "build"):
         if isinstance(space, type):
             return SpaceConfig(getattr(space, "name"))  # noqa: B009  (a class attribute)
-        options = getattr(space, "options", None)
+        options = as_space(space).options
         if not isinstance(options, dict):
             raise TypeError(f"space: {type(space).__name__} keeps no .options dict; pass "
                             f"SpaceConfig({space.name!r}, options) instead")

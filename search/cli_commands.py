@@ -45,7 +45,7 @@ from search.visualization.dashboard import serve
 from search.visualization.images import render
 from search.visualization.pareto_plot import pareto_figure, write_html
 from search.visualization.report import report_figures, report_html
-from spaces.registry import Space
+from spaces.space import Space
 
 __all__ = ["COMMANDS"]
 

@@ -30,7 +30,7 @@ from search.errors import ConfigError, FrontierError, reraise_as
 from search.oneshot.settings import MODES, OneShot
 from search.tracking.settings import Logging
 from spaces.domain import domain_values
-from spaces.registry import create_space
+from spaces.space import create_space
 
 __all__ = [
     "OBJECTIVES",
@@ -335,7 +335,7 @@ def _validate(cfg: StudyConfig, stored: bool = False) -> None:
     if stored:
         return
     space = create_space(cfg.space.name, cfg.space.options)
-    knobs = getattr(space, "knobs", None)
+    knobs = space.knobs
     if knobs is not None and not cfg.distill.teacher and any(
             w > 0 for w in domain_values(knobs.kd_weight)):
         raise ConfigError("space.kd_weight: distillation needs a teacher; set teacher = "

@@ -23,7 +23,7 @@ from search.errors import ConfigError, FrontierError, StorageError
 from search.storage.artifacts import save_weights
 from search.storage.reaper import WORKER_ATTR, worker_id
 from search.tracking.tracker import Tracker
-from spaces.registry import Space, spec_json
+from spaces.space import Space, spec_json
 from spaces.spec import Spec
 
 __all__ = ["FAIL_REASON", "METRICS_ATTR", "SPEC_ATTR", "STOP_REASON", "TEACHER_ATTR",

@@ -38,7 +38,7 @@ from search.storage.reaper import WORKER_ATTR, reap_dead_trials, worker_id
 from search.study import remember_shape
 from search.tracking.tracker import make_tracker
 from spaces.locate import locate
-from spaces.registry import Space, create_space
+from spaces.space import Space, create_space
 from spaces.user import ModelSpace, check_builder
 
 __all__ = ["FINISHED", "check_runnable", "count_finished", "prepare", "run_study"]
@@ -110,12 +110,10 @@ def prepare(cfg: StudyConfig, data: TensorData | None = None, *,
             data = load_dataset(cfg.dataset, resolve_device(cfg.device))
     with reraise_as(ConfigError):
         space = create_space(cfg.space.name, cfg.space.options)
+        space.bind(data.input_shape, data.num_classes)  # what per-layer knobs count on
         if isinstance(space, ModelSpace):
-            space.bind(data.input_shape, data.num_classes)
             check_builder(space, data.input_shape, data.num_classes)
-        check_input = getattr(space, "check_input", None)  # e.g. patches that fit the input
-        if callable(check_input):
-            check_input(data.input_shape, data.num_classes)
+        space.check_input(data.input_shape, data.num_classes)  # e.g. patches that fit the input
     return data, space
 
 

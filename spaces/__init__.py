@@ -10,17 +10,18 @@ from spaces.cnn import CNNSpace, CNNSpec, ConvNet
 from spaces.domain import Choice, Range, parse_domain, suggest
 from spaces.mlp import MLPSpace, MLPSpec
 from spaces.mobilenet import MobileNetSpace, MobileNetSpec
-from spaces.registry import (
+from spaces.registry import Registry
+from spaces.resnet import ResNetSpace, ResNetSpec
+from spaces.space import (
     SPACES,
-    Registry,
     Space,
+    as_space,
     create_space,
     list_spaces,
     load_spec,
     register_space,
     spec_json,
 )
-from spaces.resnet import ResNetSpace, ResNetSpec
 from spaces.spec import CompressSpec, Spec, TrainSpec, spec_from_dict, spec_to_dict
 from spaces.transformer import TransformerSpace, TransformerSpec
 from spaces.user import ModelSpace, ModelSpec, check_builder
@@ -47,6 +48,7 @@ __all__ = [
     "TrainSpec",
     "TransformerSpace",
     "TransformerSpec",
+    "as_space",
     "check_builder",
     "create_space",
     "list_spaces",

@@ -6,6 +6,7 @@ Parameters are named so they exist only when used: ``width_3`` is suggested only
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,8 +16,9 @@ import optuna
 from torch import nn
 
 from spaces.domain import Choice, Domain, parse_domain, suggest
+from spaces.knobs import Knobs
 from spaces.options import count_range, int_choices, parse_options
-from spaces.registry import register_space
+from spaces.space import Space, register_space
 from spaces.spec import CompressSpec, TrainSpec
 
 __all__ = ["CNNSpace", "CNNSpec", "ConvNet"]
@@ -48,18 +50,18 @@ _OPTIONS = ("min_depth", "max_depth", "widths", "kernels", "batch_norm")
 
 
 @register_space("cnn")
-class CNNSpace:
+class CNNSpace(Space):
     """Conv → (BN) → ReLU → (2×2 max-pool while the map is ≥ 4 px) blocks, then a linear head.
     A ``(channels, length)`` input (a 1-D signal) gets the same blocks in 1-D: Conv1d,
     BatchNorm1d, MaxPool1d (while the length is ≥ 4), AdaptiveAvgPool1d."""
 
-    name: str = "cnn"
-    spec_type: type = CNNSpec
+    spec_type = CNNSpec
+    knobs: Knobs  # parse_options gives them
 
     def __init__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Options as a mapping (``CNNSpace({"max_depth": 3})``, as ``[space]`` gives them) or
         keywords (``CNNSpace(max_depth=3, widths=[8, 16])``); ``options`` keeps them."""
-        self.options, self.knobs, opts = parse_options("cnn", options, kwargs, _OPTIONS)
+        self.options, self.knobs, opts = parse_options(self.name, options, kwargs, _OPTIONS)
         self.depth = count_range(opts, "min_depth", "max_depth", (1, 4))
         self.widths: Choice = int_choices("widths", opts.get("widths", [4, 8, 12, 16, 24, 32]))
         self.kernels: Choice = int_choices("kernels", opts.get("kernels", [3]))
@@ -75,14 +77,16 @@ class CNNSpace:
         widths = tuple(int(suggest(trial, f"width_{i}", self.widths)) for i in range(depth))
         kernel = int(suggest(trial, "kernel", self.kernels))
         batch_norm = bool(suggest(trial, "batch_norm", self.batch_norm))
-        compress, train = self.knobs.sample(trial, n_groups=depth, n_layers=depth + 1)
-        return CNNSpec(widths, kernel, batch_norm, compress, train)
+        arch = CNNSpec(widths, kernel, batch_norm)
+        compress, train = self.knobs.sample(trial, *self.layer_counts(arch))
+        return dataclasses.replace(arch, compress=compress, train=train)
 
     def build(self, spec: CNNSpec, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
         """Build the module for ``spec``; input_shape is (channels, height, width), or
         (channels, length) for 1-D signals (Conv1d, BatchNorm1d, MaxPool1d layers)."""
         if len(input_shape) not in (2, 3):
-            raise ValueError(f"cnn: input_shape must be (C, H, W) or (C, L), got {input_shape}")
+            raise ValueError(f"{self.name}: input_shape must be (C, H, W) or (C, L), got "
+                             f"{input_shape}")
         conv, norm, pool, avg = _LAYERS[len(input_shape) - 1]
         channels, size = input_shape[0], list(input_shape[1:])
         blocks: list[nn.Module] = []

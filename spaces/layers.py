@@ -1,17 +1,21 @@
 """Which layers of a model the compression knobs refer to, in a stable order.
 
-Spaces count them to sample per-layer knobs (``bits_i``, ``prune_ratio_i``); objectives prune
-and quantize them. Both read this one definition, so a Spec's per-layer lists always line up
-with the model they were sampled for.
+Spaces count them (:func:`layer_counts`, on a meta-device build of the sampled architecture)
+to sample per-layer knobs (``bits_i``, ``prune_ratio_i``); objectives prune and quantize them.
+Both read this one definition, so a Spec's per-layer lists always line up with the model they
+were sampled for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
+import torch
 from torch import nn
 
-__all__ = ["PrunableLayer", "PrunesItself", "keep_count", "prunable_layers", "ratio_targets"]
+__all__ = ["PrunableLayer", "PrunesItself", "keep_count", "layer_counts", "prunable_layers",
+           "ratio_targets"]
 
 PrunableLayer = nn.Conv1d | nn.Conv2d | nn.Linear
 
@@ -29,6 +33,15 @@ def ratio_targets(model: nn.Module) -> list[str]:
     layers = list(prunable_layers(model).items())
     convs = [n for n, m in layers if isinstance(m, nn.Conv1d | nn.Conv2d)]
     return convs or [n for n, _ in layers[:-1]]
+
+
+def layer_counts(build: Callable[[], nn.Module]) -> tuple[int, int]:
+    """``(len(ratio_targets(model)), len(prunable_layers(model)))`` of the model ``build()``
+    makes, built on the meta device (shapes only: no memory, no weight initialisation): the
+    ``n_groups`` and ``n_layers`` a space gives ``Knobs.sample`` for its per-layer knobs."""
+    with torch.device("meta"):
+        model = build()
+    return len(ratio_targets(model)), len(prunable_layers(model))
 
 
 def keep_count(channels: int, ratio: float) -> int:

@@ -6,6 +6,7 @@ is suggested only when ``depth >= 3``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,8 +16,9 @@ import optuna
 from torch import nn
 
 from spaces.domain import Choice, Domain, parse_domain, suggest
+from spaces.knobs import Knobs
 from spaces.options import count_range, int_choices, parse_options
-from spaces.registry import register_space
+from spaces.space import Space, register_space
 from spaces.spec import CompressSpec, TrainSpec
 
 __all__ = ["MLPSpace", "MLPSpec"]
@@ -40,16 +42,16 @@ class MLPSpec:
 
 
 @register_space("mlp")
-class MLPSpace:
+class MLPSpace(Space):
     """Flatten → (Linear → (BN) → ReLU) × depth → Linear; works on any input shape."""
 
-    name: str = "mlp"
-    spec_type: type = MLPSpec
+    spec_type = MLPSpec
+    knobs: Knobs  # parse_options gives them
 
     def __init__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Options as a mapping or keywords (``MLPSpace(max_depth=2)``); see ``CNNSpace``."""
-        self.options, self.knobs, opts = parse_options("mlp", options, kwargs, _OPTIONS)
-        self.knobs.require("mlp", per_layer_prune=True, per_layer_bits=False)
+        self.options, self.knobs, opts = parse_options(self.name, options, kwargs, _OPTIONS)
+        self.knobs.require(self.name, per_layer_prune=True, per_layer_bits=False)
         self.depth = count_range(opts, "min_depth", "max_depth", (1, 3), minimum=0)
         self.widths: Choice = int_choices("widths", opts.get("widths", [32, 64, 128, 256]))
         self.batch_norm: Domain = parse_domain(
@@ -61,9 +63,9 @@ class MLPSpace:
         depth = int(suggest(trial, "depth", self.depth))
         widths = tuple(int(suggest(trial, f"width_{i}", self.widths)) for i in range(depth))
         batch_norm = bool(suggest(trial, "batch_norm", self.batch_norm))
-        # ratio targets of a model without convs: its hidden linear layers
-        compress, train = self.knobs.sample(trial, n_groups=depth)
-        return MLPSpec(widths, batch_norm, compress, train)
+        arch = MLPSpec(widths, batch_norm)
+        compress, train = self.knobs.sample(trial, *self.layer_counts(arch))
+        return dataclasses.replace(arch, compress=compress, train=train)
 
     def build(self, spec: MLPSpec, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
         """Build the module for ``spec``; any ``input_shape`` is flattened."""

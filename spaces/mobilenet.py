@@ -8,6 +8,7 @@ in MobileNetV2). The number of blocks of stage i is ``depth_i``, suggested only 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,6 +19,7 @@ from torch import nn
 
 from spaces.blocks import Backbone, ConvBN, InvertedResidual, stem_and_stages
 from spaces.domain import Choice, Domain, suggest
+from spaces.knobs import Knobs
 from spaces.options import (
     count_range,
     float_domain,
@@ -29,7 +31,7 @@ from spaces.options import (
     stride_choices,
     stride_pattern,
 )
-from spaces.registry import register_space
+from spaces.space import Space, register_space
 from spaces.spec import CompressSpec, TrainSpec
 
 __all__ = ["MobileNetSpace", "MobileNetSpec", "make_divisible"]
@@ -66,18 +68,18 @@ def make_divisible(value: float, divisor: int) -> int:
 
 
 @register_space("mobilenet")
-class MobileNetSpace:
+class MobileNetSpace(Space):
     """ConvBN stem → stages of InvertedResiduals → optional 1×1 head ConvBN → global average
     pool → linear classifier. Works for any input size and class count."""
 
-    name: str = "mobilenet"
-    spec_type: type = MobileNetSpec
+    spec_type = MobileNetSpec
+    knobs: Knobs  # parse_options gives them
 
     def __init__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Options as a mapping or keywords (``MobileNetSpace(max_stages=4)``); see
         ``CNNSpace``."""
-        self.options, self.knobs, opts = parse_options("mobilenet", options, kwargs, _OPTIONS)
-        self.knobs.require("mobilenet", per_layer_prune=True, per_layer_bits=False)
+        self.options, self.knobs, opts = parse_options(self.name, options, kwargs, _OPTIONS)
+        self.knobs.require(self.name, per_layer_prune=True, per_layer_bits=False)
         self.stages = count_range(opts, "min_stages", "max_stages", (3, 5))
         self.depths: Choice = int_choices("depths", opts.get("depths", [1, 2, 3]))
         self.base_widths = int_list("base_widths",
@@ -104,10 +106,7 @@ class MobileNetSpace:
         stem_stride = int(suggest(trial, "stem_stride", self.stem_stride))
         d = self.divisor
         head_width = make_divisible(self.head_width * max(1.0, m), d) if self.head_width else 0
-        # conv layers: the stem, per block (expansion,) depthwise and projection, the head
-        convs = 1 + sum(depths) * (2 if expansion == 1 else 3) + (1 if head_width else 0)
-        compress, train = self.knobs.sample(trial, n_groups=convs)
-        return MobileNetSpec(
+        arch = MobileNetSpec(
             widths=tuple(make_divisible(w * m, d) for w in self.base_widths[:stages]),
             depths=depths,
             strides=strides,
@@ -115,15 +114,15 @@ class MobileNetSpace:
             stem_width=make_divisible(self.stem_width * m, d),
             stem_stride=stem_stride,
             head_width=head_width,
-            compress=compress,
-            train=train,
         )
+        compress, train = self.knobs.sample(trial, *self.layer_counts(arch))
+        return dataclasses.replace(arch, compress=compress, train=train)
 
     def build(self, spec: MobileNetSpec, input_shape: tuple[int, ...], num_classes: int
               ) -> nn.Module:
         """Build the module for ``spec``; input_shape is (channels, height, width)."""
         stem, stages = stem_and_stages(
-            "mobilenet", input_shape, partial(InvertedResidual, expansion=spec.expansion),
+            self.name, input_shape, partial(InvertedResidual, expansion=spec.expansion),
             spec.widths, spec.depths, spec.strides, stem_width=spec.stem_width,
             stem_stride=spec.stem_stride, act="relu6")
         cin = spec.widths[-1]

@@ -5,37 +5,22 @@ augmentations, metrics, losses), so a TOML file can say ``space = "cnn"`` and a 
 their own in three lines::
 
     @register_space("mine")
-    class MySpace: ...
+    class MySpace(Space): ...
 
 Each kind has its registry and a ``register_<kind>`` / ``list_<kind>s`` pair next to the code
-that uses it (``objectives.data.register_dataset``, ``search.samplers.register_sampler``...).
-The space registry itself lives here too: ``SPACES``, :func:`register_space`,
-:func:`create_space`, and a Spec's JSON (:func:`spec_json` / :func:`load_spec`).
+that uses it (``spaces.space.register_space``, ``objectives.data.register_dataset``,
+``search.samplers.register_sampler``...). This module imports nothing of Frontier's, so any
+layer can hold a registry.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
 
-import optuna
-from torch import nn
-
-from spaces.spec import Spec, spec_from_dict, spec_to_dict
-
-__all__ = [
-    "SPACES",
-    "Registry",
-    "Space",
-    "create_space",
-    "list_spaces",
-    "load_spec",
-    "register_space",
-    "spec_json",
-]
+__all__ = ["Registry"]
 
 T = TypeVar("T")
 _REQUIRED: Any = object()
@@ -139,52 +124,3 @@ def _file(obj: Any) -> str | None:
 def _describe(obj: Any) -> str:
     name = getattr(obj, "__qualname__", None)
     return f"{getattr(obj, '__module__', '?')}.{name}" if name else repr(obj)
-
-
-# --- spaces -------------------------------------------------------------------------------
-
-
-class Space(Protocol):
-    """A searchable family of models: ``sample`` draws a Spec, ``build`` makes the module."""
-
-    name: str
-    spec_type: type
-
-    def sample(self, trial: optuna.Trial) -> Any: ...
-
-    def build(self, spec: Any, input_shape: tuple[int, ...], num_classes: int) -> nn.Module: ...
-
-
-SpaceFactory = Callable[[Mapping[str, Any]], Space]
-
-#: Space name -> factory (usually the class) taking the ``[space]`` options without ``name``;
-#: it raises ValueError naming the offending ``space.<option>``, and has a ``spec_type``.
-SPACES: Registry[SpaceFactory] = Registry(
-    "space", "space.name", "or list the module that registers it in [study] imports")
-
-#: ``@register_space("mine")`` above a space class.
-register_space = SPACES.register
-#: The registered space names, sorted.
-list_spaces = SPACES.names
-
-
-def create_space(name: str, options: Mapping[str, Any] | None = None) -> Space:
-    """Instantiate the space registered as ``name`` with its options."""
-    return SPACES[name](dict(options or {}))
-
-
-def spec_json(space: Space, spec: Spec) -> str:
-    """JSON text of a Spec, tagged with its space name so it can be rebuilt without the study."""
-    return json.dumps({"space": space.name, **spec_to_dict(spec)}, sort_keys=True)
-
-
-def load_spec(text: str) -> tuple[str, Any]:
-    """Parse :func:`spec_json` output back into ``(space_name, spec)``."""
-    data = json.loads(text)
-    name = data.pop("space", None)
-    try:
-        factory = SPACES[name]
-    except ValueError as err:
-        raise ValueError(f"spec: {err}") from None
-    spec_type: type = getattr(factory, "spec_type")  # noqa: B009  (no options needed)
-    return name, spec_from_dict(spec_type, data)

@@ -7,6 +7,7 @@ and ``width_2`` only when ``stages >= 3``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from torch import nn
 
 from spaces.blocks import Backbone, BasicBlock, stem_and_stages
 from spaces.domain import Choice, Domain, suggest
+from spaces.knobs import Knobs
 from spaces.options import (
     count_range,
     float_domain,
@@ -26,10 +28,10 @@ from spaces.options import (
     stride_choices,
     stride_pattern,
 )
-from spaces.registry import register_space
+from spaces.space import Space, register_space
 from spaces.spec import CompressSpec, TrainSpec
 
-__all__ = ["ResNetSpace", "ResNetSpec", "conv_count"]
+__all__ = ["ResNetSpace", "ResNetSpec"]
 
 _OPTIONS = ("min_stages", "max_stages", "blocks", "widths", "base_widths", "width_multiplier",
             "strides", "stem_stride")
@@ -53,18 +55,18 @@ class ResNetSpec:
 
 
 @register_space("resnet")
-class ResNetSpace:
+class ResNetSpace(Space):
     """3×3 ConvBN stem → stages of BasicBlocks (projection shortcut when the shape changes) →
     global average pool → linear head. Works for any input size and class count: a stride is
     skipped when the map is smaller than twice the stride."""
 
-    name: str = "resnet"
-    spec_type: type = ResNetSpec
+    spec_type = ResNetSpec
+    knobs: Knobs  # parse_options gives them
 
     def __init__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Options as a mapping or keywords (``ResNetSpace(max_stages=2)``); see ``CNNSpace``."""
-        self.options, self.knobs, opts = parse_options("resnet", options, kwargs, _OPTIONS)
-        self.knobs.require("resnet", per_layer_prune=True, per_layer_bits=False)
+        self.options, self.knobs, opts = parse_options(self.name, options, kwargs, _OPTIONS)
+        self.knobs.require(self.name, per_layer_prune=True, per_layer_bits=False)
         self.stages = count_range(opts, "min_stages", "max_stages", (1, 3))
         max_stages = int(self.stages.high)
         self.blocks: Choice = int_choices("blocks", opts.get("blocks", [1, 2, 3]))
@@ -99,26 +101,14 @@ class ResNetSpace:
         strides = tuple(int(suggest(trial, f"stride_{i}", self.strides[i]))
                         for i in range(stages))
         stem_stride = int(suggest(trial, "stem_stride", self.stem_stride))
-        compress, train = self.knobs.sample(trial, n_groups=conv_count(widths, blocks, strides))
-        return ResNetSpec(widths, blocks, strides, stem_stride, compress, train)
+        arch = ResNetSpec(widths, blocks, strides, stem_stride)
+        compress, train = self.knobs.sample(trial, *self.layer_counts(arch))
+        return dataclasses.replace(arch, compress=compress, train=train)
 
     def build(self, spec: ResNetSpec, input_shape: tuple[int, ...], num_classes: int
               ) -> nn.Module:
         """Build the module for ``spec``; input_shape is (channels, height, width)."""
-        stem, stages = stem_and_stages("resnet", input_shape, BasicBlock, spec.widths,
+        stem, stages = stem_and_stages(self.name, input_shape, BasicBlock, spec.widths,
                                        spec.blocks, spec.strides, stem_stride=spec.stem_stride)
         return Backbone(stem, stages, nn.Identity(), spec.widths[-1], num_classes)
-
-
-def conv_count(widths: tuple[int, ...], blocks: tuple[int, ...], strides: tuple[int, ...]
-               ) -> int:
-    """Conv layers of a ResNet (the ratio targets of per-layer pruning): the stem, two per
-    block, and a projection shortcut for every stage that changes the width or strides.
-
-    Counted with the strides as given: an input so small that ``build`` skips a stride of a
-    stage that keeps the width has one projection (one conv layer) fewer.
-    """
-    projections = sum(1 for i, (w, s) in enumerate(zip(widths, strides, strict=True))
-                      if s != 1 or w != widths[max(i - 1, 0)])
-    return 1 + 2 * sum(blocks) + projections
 

@@ -11,6 +11,7 @@ only when a model is built, so the other spaces never pay for it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 from collections.abc import Mapping, Sequence
@@ -21,8 +22,9 @@ import optuna
 from torch import nn
 
 from spaces.domain import Choice, domain_values, suggest
+from spaces.knobs import Knobs
 from spaces.options import count_range, int_choices, parse_options
-from spaces.registry import register_space
+from spaces.space import Space, register_space
 from spaces.spec import CompressSpec, TrainSpec
 
 __all__ = ["TransformerSpace", "TransformerSpec", "token_shape"]
@@ -66,21 +68,21 @@ def missing_transformers() -> bool:
 
 
 @register_space("transformer")
-class TransformerSpace:
+class TransformerSpace(Space):
     """Patch embedding → BERT encoder layers → mean token → linear head (``spaces.encoder``)."""
 
-    name: str = "transformer"
-    spec_type: type = TransformerSpec
+    spec_type = TransformerSpec
+    knobs: Knobs  # parse_options gives them
 
     def __init__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Options as a mapping or keywords (``TransformerSpace(max_depth=2)``); see
         ``CNNSpace``. Every hidden size must be a multiple of every head count."""
         if missing_transformers():
-            raise ValueError("space.name: the transformer space needs the transformers "
+            raise ValueError(f"space.name: the {self.name} space needs the transformers "
                              "package; pip install 'frontier[transformers]'")
-        self.options, self.knobs, opts = parse_options("transformer", options, kwargs,
+        self.options, self.knobs, opts = parse_options(self.name, options, kwargs,
                                                        _OPTIONS)
-        self.knobs.require("transformer", per_layer_prune=False, per_layer_bits=False)
+        self.knobs.require(self.name, per_layer_prune=False, per_layer_bits=False)
         if any(b != 32 for b in domain_values(self.knobs.act_bits)):
             raise ValueError("space.act_bits: not supported by the transformer space (its "
                              "exported model reloads with from_pretrained, which has no "
@@ -110,8 +112,9 @@ class TransformerSpace:
         heads = int(suggest(trial, "heads", self.heads))
         intermediate = int(suggest(trial, "intermediate", self.intermediate))
         patch = int(suggest(trial, "patch", self.patches))
-        compress, train = self.knobs.sample(trial)
-        return TransformerSpec(depth, hidden, heads, intermediate, patch, compress, train)
+        arch = TransformerSpec(depth, hidden, heads, intermediate, patch)
+        compress, train = self.knobs.sample(trial, *self.layer_counts(arch))
+        return dataclasses.replace(arch, compress=compress, train=train)
 
     def build(self, spec: TransformerSpec, input_shape: tuple[int, ...],
               num_classes: int) -> nn.Module:

@@ -19,11 +19,11 @@ from typing import Any
 import optuna
 from torch import nn
 
-from spaces.knobs import KNOB_NAMES
-from spaces.layers import prunable_layers, ratio_targets
+from spaces.knobs import KNOB_NAMES, Knobs
+from spaces.layers import layer_counts
 from spaces.locate import locate, ref_of
 from spaces.options import parse_options
-from spaces.registry import register_space
+from spaces.space import Space, register_space
 from spaces.spec import CompressSpec, TrainSpec
 
 __all__ = ["Builder", "ModelSpace", "ModelSpec", "NotAModule", "check_builder"]
@@ -65,15 +65,15 @@ def _call(ref: str, builder: Builder, trial: Any, input_shape: tuple[int, ...],
 
 
 @register_space("model")
-class ModelSpace:
+class ModelSpace(Space):
     """A user's define-by-run builder (``[space] model = "module:function"``) plus the knobs.
 
     ``bind(input_shape, num_classes)`` must be called before ``sample``: the builder needs the
     data's shape to build the candidate whose layers the per-layer knobs count.
     """
 
-    name: str = "model"
-    spec_type: type = ModelSpec
+    spec_type = ModelSpec
+    knobs: Knobs  # parse_options gives them
 
     def __init__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Options as a mapping or keywords: ``ModelSpace(model=build, bits=[4, 8])``, where
@@ -81,7 +81,7 @@ class ModelSpace:
         merged = {**(options or {}), **kwargs}
         if callable(merged.get("model")):
             merged["model"] = ref_of(merged["model"], "space.model")
-        self.options, self.knobs, opts = parse_options("model", merged, {}, ("model",))
+        self.options, self.knobs, opts = parse_options(self.name, merged, {}, ("model",))
         ref = opts.get("model")
         if not isinstance(ref, str):
             raise ValueError("space.model: give the builder as an import string, e.g. model = "
@@ -92,25 +92,21 @@ class ModelSpace:
             raise ValueError(f"space.model: {ref} is a {type(builder).__name__}, not a function "
                              "build(trial, input_shape, num_classes)")
         self.builder: Builder = builder
-        self.shape: tuple[tuple[int, ...], int] | None = None
-
-    def bind(self, input_shape: tuple[int, ...], num_classes: int) -> None:
-        """Tell the space the data's input shape and number of classes (outputs)."""
-        self.shape = (tuple(input_shape), num_classes)
 
     def sample(self, trial: optuna.Trial) -> ModelSpec:
-        """Run the builder on ``trial`` (its suggestions are the Spec's ``params``), then sample
-        the knobs for the built model's layers."""
-        if self.shape is None:
+        """Run the builder on ``trial`` on the meta device (its suggestions are the Spec's
+        ``params``; the model's layers are what the per-layer knobs count), then sample the
+        knobs."""
+        shape = self.data_shape
+        if shape is None:
             raise RuntimeError("ModelSpace.sample: call bind(input_shape, num_classes) first")
-        model = _call(self.ref, self.builder, trial, *self.shape)
+        n_groups, n_layers = layer_counts(lambda: _call(self.ref, self.builder, trial, *shape))
         params = dict(trial.params)
         clash = sorted(p for p in params if _RESERVED.match(p))
         if clash:
             raise ValueError(f"space.model: {self.ref} suggests {clash[0]!r}, a name Frontier's "
                              "knobs use; rename that parameter")
-        compress, train = self.knobs.sample(trial, n_groups=len(ratio_targets(model)),
-                                            n_layers=len(prunable_layers(model)))
+        compress, train = self.knobs.sample(trial, n_groups=n_groups, n_layers=n_layers)
         return ModelSpec(params, compress, train)
 
     def build(self, spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from spaces.locate import canonical, canonical_module, import_module, module_ref
-from spaces.registry import SPACES
+from spaces.space import SPACES
 
 __all__ = ["DATA_REFS", "import_modules", "resolve_tables", "resolve_user_code"]
 

@@ -34,7 +34,7 @@ from search.objective import METRICS_ATTR, SPEC_ATTR
 from search.results.pareto import hv_point, points_hypervolume
 from search.samplers import make_sampler
 from spaces.cnn import CNNSpace
-from spaces.registry import spec_json
+from spaces.space import spec_json
 
 __all__ = ["ENQUEUED_ATTR", "ESTIMATE_ATTR", "EXPLORE_SUFFIX", "choose", "explore", "hv_order"]
 

@@ -25,7 +25,7 @@ from search.oneshot.store import load_or_train
 from search.storage.claim import claim_for
 from search.storage.workers import threads_per_worker
 from spaces.cnn import CNNSpace
-from spaces.registry import Space
+from spaces.space import Space
 from spaces.spec import Spec
 
 __all__ = ["Inherit", "start_oneshot"]

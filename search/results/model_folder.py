@@ -56,7 +56,7 @@ from search.results.untrusted import check_onnx, check_program
 from search.safe_files import check_out_dir, write_bytes, write_text
 from search.storage.artifacts import WEIGHTS_ATTR, load_state_dict, store_places
 from search.study import stored_config, stored_shape
-from spaces.registry import create_space, load_spec
+from spaces.space import create_space, load_spec
 from spaces.spec import Spec
 
 __all__ = ["FILES", "INT8_FILES", "ONNX_FILES", "Exported", "dataset_of", "export_trial", "load",

@@ -1,7 +1,7 @@
-"""Every name -> object registry, and every entry in it: each space samples, builds, trains and
-round-trips its Spec; each sampler runs a study; each dataset loads or names its missing
-files; each augmentation, metric and loss runs on a batch; each teacher builds (as timm tests
-every registered model)."""
+"""Every name -> object registry, and every entry in it: each sampler runs a study; each dataset
+loads or names its missing files; each augmentation, metric and loss runs on a batch; each
+teacher builds (as timm tests every registered model). Each space: tests/spaces/test_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from typing import Any
 import optuna
 import pytest
 import torch
-from torch import nn
 
 from objectives.data import (
     DATASETS,
@@ -34,30 +33,12 @@ from search.errors import FrontierError
 from search.samplers import SAMPLERS, list_samplers, make_sampler
 from spaces.cnn import CNNSpace, CNNSpec
 from spaces.mlp import MLPSpace
-from spaces.registry import (
-    SPACES,
-    Registry,
-    create_space,
-    list_spaces,
-    load_spec,
-    register_space,
-    spec_json,
-)
+from spaces.registry import Registry
+from spaces.space import SPACES, create_space, list_spaces, load_spec, register_space
 from tests.conftest import TINY
 
 ONE_EPOCH = dataclasses.replace(TINY, epochs=1)
 DIGITS = ((1, 8, 8), 10)
-
-
-def tiny_build(trial: optuna.Trial, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    """A user's define-by-run builder, for the "model" space."""
-    hidden = trial.suggest_categorical("hidden", [4, 8])
-    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), hidden), nn.ReLU(),
-                         nn.Linear(hidden, num_classes))
-
-
-#: Options a space needs (the rest are built with their defaults).
-SPACE_OPTIONS: dict[str, dict[str, Any]] = {"model": {"model": f"{__file__}:tiny_build"}}
 
 REGISTRIES: dict[str, tuple[Registry[Any], Callable[[], list[str]]]] = {
     "space": (SPACES, list_spaces),
@@ -71,21 +52,6 @@ REGISTRIES: dict[str, tuple[Registry[Any], Callable[[], list[str]]]] = {
 
 
 # --- every entry ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", list_spaces())
-def test_every_space_samples_builds_trains_and_round_trips(name: str, digits: TensorData) -> None:
-    space = create_space(name, SPACE_OPTIONS.get(name, {}))
-    if hasattr(space, "bind"):  # a builder needs the data's shape to sample (as search.run)
-        space.bind(*DIGITS)
-    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
-    spec = space.sample(trial)
-    assert isinstance(spec, space.spec_type)
-    model = space.build(spec, *DIGITS)
-    assert model(digits.val.x[:4].cpu()).shape == (4, 10)
-    measured, _ = evaluate(space, spec, digits, ONE_EPOCH)
-    assert 0 <= measured.val_accuracy <= 1 and measured.params > 0
-    assert load_spec(spec_json(space, spec)) == (name, spec)
-
 
 @pytest.mark.parametrize("name", list_samplers())
 def test_every_sampler_runs_a_tiny_study(name: str, digits: TensorData) -> None:

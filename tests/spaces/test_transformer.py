@@ -17,7 +17,7 @@ from objectives.data import TensorData
 from objectives.metrics import accuracy, macs
 from search.cli import main
 from spaces.layers import keep_count, prunable_layers
-from spaces.registry import create_space
+from spaces.space import create_space
 from spaces.spec import CompressSpec
 from spaces.transformer import TransformerSpec
 

@@ -17,7 +17,7 @@ from torch import nn
 from search.config import SpaceConfig, StudyConfig, load_config
 from search.errors import FrontierError
 from search.storage.urls import open_storage
-from spaces.registry import create_space, load_spec, spec_json
+from spaces.space import create_space, load_spec, spec_json
 from spaces.user import ModelSpace, ModelSpec
 from tests.conftest import ENV
 
@@ -278,7 +278,7 @@ from search.run import run_study
 from search.study import create_or_load
 from objectives.pipeline import Budget
 from spaces.cnn import CNNSpace
-from spaces.registry import register_space
+from spaces.space import register_space
 
 
 def build(trial, input_shape, num_classes):

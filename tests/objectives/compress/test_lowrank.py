@@ -50,7 +50,8 @@ def test_a_conv_becomes_a_thin_conv_then_a_1x1(conv: nn.Conv1d | nn.Conv2d) -> N
     assert torch.allclose(full(x), conv(x), atol=1e-5)
     pair = factorise(conv, 2)
     assert pair[0].weight.shape == (2, 4, *conv.kernel_size)
-    assert pair[1].weight.shape[:2] == (8, 2) and pair[1].kernel_size == (1,) * len(conv.kernel_size)
+    assert pair[1].weight.shape[:2] == (8, 2)
+    assert pair[1].kernel_size == (1,) * len(conv.kernel_size)
     assert sum(p.numel() for p in pair.parameters()) == 2 * fan_in + 8 * 2 + 8  # + bias
     assert pair(x).shape == conv(x).shape
 
