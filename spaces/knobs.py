@@ -24,7 +24,7 @@ from spaces.domain import Choice, Domain, Range, domain_values, parse_domain, su
 from spaces.registry import Registry
 from spaces.spec import PRUNE_METHODS, SCHEDULES, CompressSpec, TrainSpec
 
-__all__ = ["KNOB_NAMES", "STEP_KNOBS", "Knobs", "StepKnob"]
+__all__ = ["KNOB_NAMES", "STEP_KNOBS", "Knobs", "StepKnob", "knob_names"]
 
 #: Knob name -> kind of its values (domains); ``per_layer_*`` are plain booleans.
 _KINDS: dict[str, type] = {
@@ -52,6 +52,11 @@ class StepKnob:
 
 #: Knob name -> :class:`StepKnob`; filled by ``objectives.compress.steps.register_compressor``.
 STEP_KNOBS: Registry[StepKnob] = Registry("compression knob", "space")
+
+
+def knob_names() -> tuple[str, ...]:
+    """Every knob name a ``[space]`` table may hold: the built-in ones and registered steps'."""
+    return (*KNOB_NAMES, *STEP_KNOBS)
 
 
 def _bits_ok(b: int) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from spaces.domain import Choice, Domain, Range, parse_domain
-from spaces.knobs import KNOB_NAMES, Knobs
+from spaces.knobs import Knobs, knob_names
 
 __all__ = [
     "count_range",
@@ -50,7 +50,7 @@ def reject_unknown(space: str, options: dict[str, Any], known: Iterable[str]) ->
     if unknown:
         key = sorted(unknown)[0]
         raise ValueError(f"space.{key}: unknown option for space '{space}'; known options: "
-                         f"{sorted((*known, *KNOB_NAMES))}")
+                         f"{sorted((*known, *knob_names()))}")
 
 
 def non_negative_int(name: str, value: Any, minimum: int = 1) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 import optuna
 from torch import nn
 
-from spaces.knobs import KNOB_NAMES, Knobs
+from spaces.knobs import Knobs, knob_names
 from spaces.layers import layer_counts
 from spaces.locate import locate, ref_of
 from spaces.options import parse_options
@@ -31,7 +31,7 @@ __all__ = ["Builder", "ModelSpace", "ModelSpec", "NotAModule", "check_builder"]
 #: ``build(trial, input_shape, num_classes) -> nn.Module``
 Builder = Callable[[Any, tuple[int, ...], int], nn.Module]
 
-_RESERVED = re.compile(rf"^(?:{'|'.join(KNOB_NAMES)}|prune_ratio_\d+|bits_\d+)$")
+_PER_LAYER = re.compile(r"^(?:prune_ratio|bits)_\d+$")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class ModelSpace(Space):
             raise RuntimeError("ModelSpace.sample: call bind(input_shape, num_classes) first")
         n_groups, n_layers = layer_counts(lambda: _call(self.ref, self.builder, trial, *shape))
         params = dict(trial.params)
-        clash = sorted(p for p in params if _RESERVED.match(p))
+        clash = sorted(p for p in params if p in knob_names() or _PER_LAYER.match(p))
         if clash:
             raise ValueError(f"space.model: {self.ref} suggests {clash[0]!r}, a name Frontier's "
                              "knobs use; rename that parameter")
