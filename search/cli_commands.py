@@ -24,9 +24,10 @@ from search.config import StudyConfig, load_config
 from search.early_stop import state_name
 from search.errors import ConfigError, FrontierError, StorageError
 from search.results.deployment import LOGIT_TOLERANCE
+from search.results.front_text import front_text
 from search.results.model_folder import export_trial
 from search.results.outputs import write_outputs
-from search.results.pareto import front_frame, metric_columns, metric_label, trials_frame
+from search.results.pareto import metric_label, trials_frame
 from search.run import FINISHED, count_finished, prepare, run_study
 from search.safe_files import check_out_dir, write_bytes, write_text
 from search.storage.reaper import reap_dead_trials, worker_id
@@ -71,17 +72,7 @@ def _say(log: str, message: str) -> None:
 
 
 def _print_front(study: optuna.Study) -> None:
-    front = front_frame(study)
-    if front.empty:
-        print("the front is empty (no complete trials yet)")
-        return
-    shown = metric_columns(study)  # val_accuracy is val_<metric> for a study's own metric
-    cols = ["trial", *(shown.get(c, c) for c in ("val_accuracy", "test_accuracy")), "params",
-            "size_bytes", "macs"]
-    cols += [c for c in front.columns if c in ("param_bits", "param_prune_ratio")]
-    with pd.option_context("display.width", 160, "display.max_columns", 20,
-                           "display.float_format", "{:.4f}".format):
-        print(front[cols].to_string(index=False))
+    print(front_text(study))
 
 
 def _with_logging(cfg: StudyConfig, args: argparse.Namespace, *, stored: bool) -> StudyConfig:

@@ -1,5 +1,7 @@
 """The Pareto front (and all trials) as pandas tables, written as CSV and JSON.
 
+Their columns come from the study (:func:`search.results.columns.table_columns`): ``trial``,
+the objectives, every other metric the trials stored, the ``param_<name>`` columns, ``spec``.
 The validation and test metric columns are ``val_accuracy`` / ``test_accuracy``, or
 ``val_<metric>`` / ``test_<metric>`` for a study whose ``[dataset] metric`` is not accuracy
 (its trials still store them under the accuracy keys; :func:`metric_columns`)."""
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +20,10 @@ import pandas as pd
 from optuna._hypervolume import compute_hypervolume
 from optuna.trial import FrozenTrial, TrialState
 
-from objectives.task import metric_name
 from search.early_stop import state_name
 from search.objective import FAIL_REASON, METRICS_ATTR, SPEC_ATTR, STOP_REASON
+from search.results.columns import ALWAYS, Columns, metric_columns, metric_label, table_columns
 from search.safe_files import write_text
-from search.study import CONFIG_ATTR
 
 __all__ = [
     "FRONT_COLUMNS",
@@ -40,27 +42,11 @@ __all__ = [
 #: Reference point of the hypervolume in (1 − val accuracy, log10 size in bits).
 HV_REFERENCE = (0.9, 6.5)
 
-#: Leading columns of pareto.csv / pareto.json; ``param_<name>`` columns and ``spec`` follow.
-#: The two metric columns are renamed for a study whose metric is not accuracy (see
-#: :func:`metric_columns`).
-FRONT_COLUMNS = ["trial", "val_accuracy", "test_accuracy", "params", "size_bytes", "macs",
-                 "train_seconds"]
-
-
-def metric_label(study: optuna.Study) -> str:
-    """The name of the study's metric: ``accuracy``, a built-in's name, or the name of the
-    user's function (read from the stored config; no user code is imported)."""
-    stored = study.user_attrs.get(CONFIG_ATTR, {}).get("dataset", {})
-    return metric_name(str(stored.get("metric", "accuracy")))
-
-
-def metric_columns(study: optuna.Study) -> dict[str, str]:
-    """Stored metric key -> its column name in outputs: ``val_accuracy`` -> ``val_<metric>``
-    and ``test_accuracy`` -> ``test_<metric>``; empty when the metric is accuracy."""
-    name = metric_label(study)
-    if name == "accuracy":
-        return {}
-    return {"val_accuracy": f"val_{name}", "test_accuracy": f"test_{name}"}
+#: Columns pareto.csv / pareto.json always have (the objectives lead, then the other metrics
+#: the trials stored, ``param_<name>`` columns and ``spec``: see
+#: :func:`search.results.columns.table_columns`). The two metric columns are renamed for a
+#: study whose metric is not accuracy (see :func:`metric_columns`).
+FRONT_COLUMNS = ["trial", *ALWAYS]
 
 
 def front_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -69,47 +55,36 @@ def front_trials(study: optuna.Study) -> list[FrozenTrial]:
                                                      .get("params", 0), t.number))
 
 
-def _param_columns(trials: list[FrozenTrial]) -> list[str]:
-    names: list[str] = []
-    for t in trials:
-        names.extend(n for n in t.params if n not in names)
-    return names
-
-
-def _row(t: FrozenTrial, params: list[str]) -> dict[str, Any]:
+def _row(t: FrozenTrial, columns: Columns) -> dict[str, Any]:
     metrics = t.user_attrs.get(METRICS_ATTR, {})
     row: dict[str, Any] = {"trial": t.number}
-    row.update({c: metrics.get(c) for c in FRONT_COLUMNS[1:]})
-    row.update({f"param_{p}": t.params.get(p) for p in params})
+    row.update({columns.name(k): metrics.get(k) for k in columns.metric_keys})
+    row.update({f"param_{p}": t.params.get(p) for p in columns.params})
     row["spec"] = t.user_attrs.get(SPEC_ATTR)
     return row
 
 
+def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(columns))
+
+
 def front_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per Pareto trial with the documented schema."""
+    """One row per Pareto trial: ``trial``, the columns of :func:`table_columns`, ``spec``."""
     trials = front_trials(study)
-    params = _param_columns(trials)
-    columns = [*FRONT_COLUMNS, *(f"param_{p}" for p in params), "spec"]
-    frame = pd.DataFrame([_row(t, params) for t in trials], columns=columns)
-    return frame.rename(columns=metric_columns(study))
+    columns = table_columns(study, trials)
+    return _frame([_row(t, columns) for t in trials], ["trial", *columns.names(), "spec"])
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """Every trial with its state, metrics, parameters and (for failures) the reason."""
     trials = study.get_trials(deepcopy=False)
-    params = _param_columns(trials)
+    columns = table_columns(study, trials)
     front = {t.number for t in study.best_trials}
-    rows = []
-    for t in trials:
-        row = _row(t, params)
-        metrics = t.user_attrs.get(METRICS_ATTR, {})
-        extra = {k: v for k, v in metrics.items() if k not in FRONT_COLUMNS}
-        row = {"trial": t.number, "state": state_name(t.state), "on_front": t.number in front,
-               **{k: v for k, v in row.items() if k != "trial"}, **extra,
-               "reason": _reason(t),
-               "duration_s": t.duration.total_seconds() if t.duration else None}
-        rows.append(row)
-    return pd.DataFrame(rows).rename(columns=metric_columns(study))
+    rows = [{"trial": t.number, "state": state_name(t.state), "on_front": t.number in front,
+             **_row(t, columns), "reason": _reason(t),
+             "duration_s": t.duration.total_seconds() if t.duration else None} for t in trials]
+    return _frame(rows, ["trial", "state", "on_front", *columns.names(), "spec", "reason",
+                         "duration_s"])
 
 
 def _reason(t: FrozenTrial) -> str:

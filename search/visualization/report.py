@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search.early_stop import state_name
 from search.objective import METRICS_ATTR, SPEC_ATTR
+from search.results.columns import table_columns
 from search.results.pareto import (
     HV_REFERENCE,
     completed,
@@ -80,7 +81,7 @@ th{background:#f0f2f5;cursor:pointer;user-select:none;position:sticky;top:0}
 th:hover{background:#e2e6ec} th[data-order=asc]::after{content:" ▲"}
 th[data-order=desc]::after{content:" ▼"} td.text,th.text{text-align:left;white-space:normal}
 tbody tr:hover{background:#f7f9fc} code{background:#f0f2f5;padding:1px 5px;border-radius:4px}
-footer{color:#777;font-size:13px;text-align:center}
+footer{color:#777;font-size:13px;text-align:center} .wide{overflow-x:auto}
 """
 
 _SORT_JS = """
@@ -127,11 +128,18 @@ def _arch(t: FrozenTrial) -> str:
 def _cell(value: Any, fmt: str = "{:,}") -> str:
     if value is None or (isinstance(value, float) and value != value):
         return '<td data-value="-1e308">–</td>'
+    if isinstance(value, str):
+        return f'<td class="text">{html.escape(value)}</td>'
     return f'<td data-value="{float(value)!r}">{html.escape(fmt.format(value))}</td>'
 
 
-_FRONT_HEADERS = ("trial", "val acc", "test acc", "params", "size (B)", "MACs", "latency (ms)",
-                  "train (s)", "bits", "pruned")
+#: Headings and formats of the metrics Frontier stores; any other metric is headed by its key.
+_HEADINGS = {"val_accuracy": ("val acc", "{:.4f}"), "test_accuracy": ("test acc", "{:.4f}"),
+             "params": ("params", "{:,}"), "size_bytes": ("size (B)", "{:,}"),
+             "macs": ("MACs", "{:,}"), "latency_ms": ("latency (ms)", "{:.3f}"),
+             "torch_latency_ms": ("latency PyTorch (ms)", "{:.3f}"),
+             "train_seconds": ("train (s)", "{:.1f}"), "pruned_fraction": ("pruned", "{:.0%}"),
+             "epochs_run": ("epochs", "{:,}")}
 
 
 def _latency_setup(study: optuna.Study) -> tuple[str, int]:
@@ -140,46 +148,51 @@ def _latency_setup(study: optuna.Study) -> tuple[str, int]:
     return str(budget.get("latency_backend", "torch")), int(budget.get("latency_batch", 1))
 
 
-def _front_headers(metric: str, backend: str = "torch", batch: int = 1) -> tuple[str, ...]:
-    """The front table's headings: the metric's named when it is not accuracy; the latency's
-    backend and batch named when they are not PyTorch and 1, with PyTorch's latency beside."""
-    heads = list(_FRONT_HEADERS)
-    if metric != "accuracy":
-        heads[1:3] = [f"val {metric}", f"test {metric}"]
-    if backend != "torch" or batch != 1:
-        at = f", batch {batch}" if batch != 1 else ""
-        heads[6] = f"latency {backend} (ms{at})"
-        if backend != "torch":
-            heads.insert(7, f"latency PyTorch (ms{at})")
-    return tuple(heads)
+def _heading(key: str, metric: str, backend: str = "torch", batch: int = 1) -> str:
+    """A metric column's heading: the metric named when it is not accuracy; the latency's
+    backend and batch named when they are not PyTorch and 1."""
+    if key in ("val_accuracy", "test_accuracy") and metric != "accuracy":
+        return f"{key.split('_')[0]} {metric}"
+    at = f", batch {batch}" if batch != 1 else ""
+    if key == "latency_ms" and (backend != "torch" or batch != 1):
+        return f"latency {backend} (ms{at})"
+    if key == "torch_latency_ms":
+        return f"latency PyTorch (ms{at})"
+    return _HEADINGS.get(key, (key, ""))[0]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return "{:.4g}"
+    return "{:,}" if isinstance(value, int | float) and not isinstance(value, bool) else "{}"
 
 
 def _front_table(study: optuna.Study) -> str:
-    backend, batch = _latency_setup(study)
-    rows = []
-    for t in front_trials(study):
-        m = t.user_attrs.get(METRICS_ATTR, {})
-        compress = json.loads(t.user_attrs.get(SPEC_ATTR, "{}")).get("compress", {})
-        latency = [_cell(m.get("latency_ms"), "{:.3f}")]
-        if backend != "torch":
-            latency.append(_cell(m.get("torch_latency_ms"), "{:.3f}"))
-        rows.append("<tr>" + "".join([
-            _cell(t.number, "{}"), _cell(m.get("val_accuracy"), "{:.4f}"),
-            _cell(m.get("test_accuracy"), "{:.4f}"), _cell(m.get("params")),
-            _cell(m.get("size_bytes")), _cell(m.get("macs")), *latency,
-            _cell(m.get("train_seconds"), "{:.1f}"),
-            _cell(compress.get("bits"), "{}"), _cell(m.get("pruned_fraction"), "{:.0%}"),
-        ]) + f'<td class="text">{html.escape(_arch(t))}</td></tr>')
-    if not rows:
+    """The front's table: trial, the columns of ``table_columns`` (PyTorch's latency only
+    beside another backend's) and each trial's architecture."""
+    trials = front_trials(study)
+    if not trials:
         return '<p class="note">The front is empty: no complete trials yet.</p>'
-    head = "".join(f"<th>{html.escape(h)}</th>"
-                   for h in _front_headers(metric_label(study), backend, batch))
+    backend, batch = _latency_setup(study)
+    columns = table_columns(study, trials)
+    keys = [k for k in columns.metric_keys if k != "torch_latency_ms" or backend != "torch"]
+    rows = []
+    for t in trials:
+        m = t.user_attrs.get(METRICS_ATTR, {})
+        cells = [_cell(t.number, "{}")]
+        cells += [_cell(m.get(k), _HEADINGS.get(k, ("", _fmt(m.get(k))))[1]) for k in keys]
+        cells += [_cell(v, _fmt(v)) for v in (t.params.get(p) for p in columns.params)]
+        rows.append("<tr>" + "".join(cells) + f'<td class="text">{html.escape(_arch(t))}</td>'
+                    "</tr>")
+    metric = metric_label(study)
+    heads = ["trial", *(_heading(k, metric, backend, batch) for k in keys), *columns.params]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
     head += '<th class="text">architecture</th>'
-    example = front_trials(study)[0].number
-    return (f'<table class="sortable" id="front-table"><thead><tr>{head}</tr></thead><tbody>'
-            f'{"".join(rows)}</tbody></table><p class="hint">Click a heading to sort. Export a '
-            f"model with <code>frontier export --study {html.escape(study.study_name)} --trial "
-            f"{example} --out model/ --onnx</code>.</p>")
+    return (f'<div class="wide"><table class="sortable" id="front-table"><thead><tr>{head}'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table></div><p class="hint">Click a '
+            f"heading to sort. Export a model with <code>frontier export --study "
+            f"{html.escape(study.study_name)} --trial {trials[0].number} --out model/ "
+            f"--onnx</code>.</p>")
 
 
 def _failures(study: optuna.Study) -> str:

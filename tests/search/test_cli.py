@@ -19,8 +19,11 @@ from tests.conftest import ENV, tiny_toml
 DB = "sqlite:///runs/frontier.db"
 
 
-def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "search", *args], cwd=cwd, env=ENV,
+def cli(*args: str, cwd: Path, timeout: float = 300,
+        columns: int | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m search ARGS`` in ``cwd``; ``columns`` sets the terminal width it sees."""
+    env = ENV if columns is None else {**ENV, "COLUMNS": str(columns)}
+    return subprocess.run([sys.executable, "-m", "search", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -44,6 +47,48 @@ def test_run_ls_pareto_plot(tmp_path: Path) -> None:
     assert "val_accuracy" in res.stdout
     res = cli("plot", "--study", "cli", "--out", "p.html", cwd=tmp_path)
     assert res.returncode == 0 and (tmp_path / "p.html").stat().st_size > 1_000_000
+
+
+BUILDER = """
+import optuna
+from torch import nn
+
+
+def build(trial: optuna.Trial, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    layers: list[nn.Module] = [nn.Flatten()]
+    features = 64
+    for _ in range(trial.suggest_int("depth", 1, 2)):
+        width = trial.suggest_categorical("width", [4, 8])
+        layers += [nn.Linear(features, width), nn.ReLU()]
+        features = width
+    return nn.Sequential(*layers, nn.Linear(features, num_classes))
+"""
+
+
+def test_the_printed_front_names_a_user_builders_parameters(tmp_path: Path) -> None:
+    """``run`` and ``pareto`` print each front trial's objectives, test accuracy and sampled
+    parameters: a builder's own (depth, width) and the pruning method it searched."""
+    (tmp_path / "net.py").write_text(BUILDER)
+    toml = tiny_toml("user", n_trials=3, epochs=1).replace('name = "cnn"', 'model = "net:build"')
+    toml = toml.replace("max_depth = 2\nwidths = [4, 8]\n",
+                        'prune_method = ["unstructured", "structured"]\n')
+    (tmp_path / "s.toml").write_text(toml)
+    res = cli("run", "s.toml", cwd=tmp_path, columns=72)
+    assert res.returncode == 0, res.stderr
+    head = res.stdout.index("trial ")
+    printed = res.stdout[head:res.stdout.index("wrote ", head)].splitlines()
+    assert printed[0].split() == ["trial", "val_accuracy", "params", "test_accuracy",
+                                  "parameters"]
+    assert all(len(line) <= 72 for line in printed)
+    front = pd.read_csv(tmp_path / "runs" / "user" / "pareto.csv")
+    text = " ".join(printed)
+    for row in front.itertuples():
+        assert f"depth={row.param_depth} width={row.param_width}" in text
+        assert f"prune_method={row.param_prune_method}" in text
+    wide = cli("pareto", "--study", "user", "--out", "again", cwd=tmp_path, columns=250)
+    assert wide.returncode == 0, wide.stderr
+    assert wide.stdout.split()[:8] == ["trial", "val_accuracy", "params", "test_accuracy",
+                                       "depth", "width", "prune_method", "prune_ratio"]
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,14 @@ def test_front_tables_and_plot(workdir: Path) -> None:
     run_study(study, cfg, progress=False)
     paths = write_outputs(study, "out")
     front = pd.read_csv(paths["pareto_csv"])
-    assert list(front.columns[: len(FRONT_COLUMNS)]) == FRONT_COLUMNS
-    assert front.columns[-1] == "spec"
-    assert all(c.startswith("param_") for c in front.columns[len(FRONT_COLUMNS):-1])
+    # the objectives lead, then every metric the trials stored, then the parameters
+    assert list(front.columns[:4]) == ["trial", "val_accuracy", "params", "test_accuracy"]
+    assert set(FRONT_COLUMNS) <= set(front.columns) and front.columns[-1] == "spec"
+    params = [c for c in front.columns if c.startswith("param_")]
+    assert list(front.columns[-1 - len(params):-1]) == params
+    for metric in ("latency_ms", "pruned_fraction", "epochs_run", "torch_latency_ms"):
+        assert metric in front.columns  # the metrics the fixed columns used to leave out
+    assert front.pruned_fraction.between(0, 1).all()
     assert "param_depth" in front.columns and "param_width_0" in front.columns
     # non-dominated in (val_accuracy max, params min), sorted by params
     rows = list(zip(front.val_accuracy, front.params, strict=True))
@@ -39,3 +44,21 @@ def test_front_tables_and_plot(workdir: Path) -> None:
     assert re.search(r"<script[^>]*src=", html) is None  # self-contained: plotly.js inlined
     assert len(html) > 1_000_000
     assert len(front_frame(study)) == len(front)
+
+
+def test_latency_as_an_objective_is_a_column_of_pareto_csv(workdir: Path) -> None:
+    cfg = StudyConfig(name="lat", n_trials=3, budget=TINY,
+                      objectives=("val_accuracy", "latency_ms"),
+                      sampler=SamplerConfig(population_size=4),
+                      space=SpaceConfig("cnn", {"max_depth": 1, "widths": [4, 8],
+                                                "prune_method": ["unstructured", "structured"],
+                                                "prune_ratio": {"low": 0.0, "high": 0.8}}))
+    study = create_or_load(cfg)
+    run_study(study, cfg, progress=False)
+    front = pd.read_csv(write_outputs(study, "out")["pareto_csv"])
+    assert list(front.columns[:3]) == ["trial", "val_accuracy", "latency_ms"]
+    stored = {t.number: t.user_attrs["metrics"] for t in study.best_trials}
+    for row in front.itertuples():
+        assert row.latency_ms == stored[row.trial]["latency_ms"] > 0
+        assert row.pruned_fraction == stored[row.trial]["pruned_fraction"]
+        assert row.param_prune_method in ("unstructured", "structured")
