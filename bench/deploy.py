@@ -32,7 +32,7 @@ from search.config import load_config
 from search.results.model_folder import export_trial, load
 from search.results.pareto import HV_REFERENCE, front_trials, hypervolume
 from search.run import run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 from spaces.registry import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -36,7 +36,7 @@ from objectives.data import load_dataset
 from search.config import SpaceConfig, StudyConfig, load_config
 from search.results.pareto import HV_REFERENCE, front_trials, hypervolume
 from search.run import run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 from search.tracking import Logging
 from spaces import CNNSpec, create_space
 

@@ -26,7 +26,7 @@ from optuna.trial import FrozenTrial
 from search.config import load_config
 from search.results.model_folder import export_trial
 from search.run import run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -123,9 +123,10 @@ class StudyConfig:
     transfer: Transfer = field(default_factory=Transfer)
     logging: Logging = field(default_factory=Logging)  # trackers; a resume may log elsewhere
     oneshot: OneShot = field(default_factory=OneShot)
-    #: True for a config read back from a study (``search.study.stored_config``): its import
-    #: strings stay as stored (canonical since the study was created), and no user code is
-    #: imported and no user space built here; the run paths and ``export`` import what they use.
+    #: True for a config read back from a study (``search.storage.studies.stored_config``):
+    #: its import strings stay as stored (canonical since the study was created), and no user
+    #: code is imported and no user space built here; the run paths and ``export`` import what
+    #: they use.
     stored: InitVar[bool] = False
 
     def __post_init__(self, stored: bool) -> None:

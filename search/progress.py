@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
 from search.early_stop import state_name
+from search.keys import FAIL_REASON, METRICS_ATTR, STOP_REASON
 
 __all__ = ["LOG_MODES", "Reporter", "make_reporter"]
 
@@ -52,7 +53,7 @@ class _Quiet:
 
 
 def _reason(trial: FrozenTrial) -> str:
-    return str(trial.user_attrs.get("fail_reason") or trial.user_attrs.get("stop_reason") or "")
+    return str(trial.user_attrs.get(FAIL_REASON) or trial.user_attrs.get(STOP_REASON) or "")
 
 
 class _Bars:
@@ -116,7 +117,7 @@ class _JsonLines:
     def trial(self, study: optuna.Study, trial: FrozenTrial, finished: int) -> None:
         self._emit("trial", study=self.study, trial=trial.number,
                    state=state_name(trial.state).lower(), values=trial.values, params=trial.params,
-                   metrics=trial.user_attrs.get("metrics"), reason=_reason(trial) or None,
+                   metrics=trial.user_attrs.get(METRICS_ATTR), reason=_reason(trial) or None,
                    finished=finished, front=len(study.best_trials))
 
     def close(self, finished: int) -> None:

@@ -27,32 +27,33 @@ from objectives.task import loss_fn, metric_fn
 from objectives.train import warm_up
 from search.config import StudyConfig
 from search.config_io.user_code import import_modules
-from search.errors import ConfigError, DatasetError, FrontierError, StorageError, reraise_as
+from search.errors import (
+    ConfigError,
+    DatasetError,
+    FrontierError,
+    StorageError,
+    reason_of,
+    reraise_as,
+)
 from search.interrupt import catching, raise_if_interrupted
-from search.objective import FAIL_REASON, Objective, reason_of
+from search.keys import FAIL_REASON, WORKER_ATTR
+from search.objective import Objective
 from search.progress import make_reporter
 from search.safe_files import check_out_dir
 from search.storage.artifacts import remember_store
 from search.storage.claim import Claim, claim_for
-from search.storage.reaper import WORKER_ATTR, reap_dead_trials, worker_id
-from search.study import remember_shape
+from search.storage.reaper import reap_dead_trials, worker_id
+from search.storage.studies import FINISHED, remember_shape
 from search.tracking.tracker import make_tracker
 from spaces.locate import locate
 from spaces.registry import Space, create_space
 from spaces.user import ModelSpace, check_builder
 
-__all__ = ["FINISHED", "check_runnable", "count_finished", "prepare", "run_study"]
+__all__ = ["check_runnable", "prepare", "run_study"]
 
-#: States that count towards ``n_trials``; failed trials are retried, not counted.
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 POLL_SECONDS = 1.0
 
 Callback = Callable[[optuna.Study, FrozenTrial], None]
-
-
-def count_finished(study: optuna.Study) -> int:
-    """Number of trials in ``study`` that count towards its target."""
-    return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
 def check_runnable(cfg: StudyConfig, *, with_data: bool = True,

@@ -5,7 +5,7 @@
     print(study.front())                                   # the Pareto front, a DataFrame
     study.write_outputs()                                  # pareto.csv/json, trials.csv, html
 
-It only wires the engine's functions together (``search.study``, ``search.run``,
+It only wires the engine's functions together (``search.storage.studies``, ``search.run``,
 ``search.results.pareto``, ``search.results.outputs``, ``search.results.model_folder``); the CLI
 calls the same functions.
 """
@@ -26,8 +26,8 @@ from search.config import SamplerConfig, SpaceConfig, StudyConfig, load_config
 from search.results.outputs import write_outputs
 from search.results.pareto import front_frame, trials_frame
 from search.run import Callback, prepare, run_study
+from search.storage.studies import create_or_load, load_existing
 from search.storage.urls import DEFAULT_STORAGE, redact
-from search.study import create_or_load, load_existing
 
 if TYPE_CHECKING:
     from search.results.model_folder import Exported

@@ -20,7 +20,8 @@ from objectives.data import TensorData
 from objectives.data.batches import first_inputs
 from search.config import StudyConfig
 from search.errors import ConfigError
-from search.oneshot.explore import ENQUEUED_ATTR, enqueue_chosen, explore
+from search.keys import ENQUEUED_ATTR
+from search.oneshot.explore import enqueue_chosen, explore
 from search.oneshot.store import load_or_train
 from search.storage.claim import claim_for
 from search.storage.workers import threads_per_worker

@@ -19,9 +19,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from objectives.task import metric_name
 from search.early_stop import state_name
-from search.objective import FAIL_REASON, METRICS_ATTR, SPEC_ATTR, STOP_REASON
+from search.keys import CONFIG_ATTR, FAIL_REASON, METRICS_ATTR, SPEC_ATTR, STOP_REASON
 from search.safe_files import write_text
-from search.study import CONFIG_ATTR
 
 __all__ = [
     "FRONT_COLUMNS",

@@ -1,4 +1,5 @@
-"""Create or load a study in a storage, and keep its stored config consistent on resume."""
+"""A study in its storage: created or loaded (its stored config kept consistent on resume),
+the shape of its data, and how many of its trials count towards its target."""
 
 from __future__ import annotations
 
@@ -6,19 +7,19 @@ import hashlib
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from search.config import StudyConfig
 from search.errors import ConfigError, StorageError
+from search.keys import CONFIG_ATTR, SHAPE_ATTR
 from search.samplers import make_sampler
 from search.storage.urls import DEFAULT_STORAGE, open_storage, redact
 
-__all__ = ["CONFIG_ATTR", "SHAPE_ATTR", "create_or_load", "load_existing", "remember_shape",
+__all__ = ["FINISHED", "count_finished", "create_or_load", "load_existing", "remember_shape",
            "session_seed", "stored_config", "stored_shape", "study_names"]
 
-CONFIG_ATTR = "frontier_config"
-#: Study attribute: the input shape and output width of the data the study ran on, so
-#: ``export`` rebuilds a trial's model without the data.
-SHAPE_ATTR = "data_shape"
+#: States that count towards ``n_trials``; failed trials are retried, not counted.
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 #: Parts of a stored config that must match when the study is continued.
 _FIXED = ("space", "dataset", "budget")
 
@@ -46,6 +47,11 @@ def _sampler(cfg: StudyConfig, trials_before: int = 0,
 
 def _trial_count(storage: optuna.storages.BaseStorage, name: str) -> int:
     return storage.get_n_trials(storage.get_study_id_from_name(name))
+
+
+def count_finished(study: optuna.Study) -> int:
+    """Number of trials in ``study`` that count towards its target."""
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from optuna.trial import FrozenTrial, TrialState
 
 from search.early_stop import state_name
-from search.objective import METRICS_ATTR, SPEC_ATTR
+from search.keys import CONFIG_ATTR, METRICS_ATTR, SPEC_ATTR
 from search.results.pareto import (
     HV_REFERENCE,
     completed,
@@ -32,7 +32,7 @@ from search.results.pareto import (
     trials_frame,
 )
 from search.safe_files import write_text
-from search.study import CONFIG_ATTR, stored_config
+from search.storage.studies import stored_config
 from search.visualization.pareto_plot import pareto_figure
 from search.visualization.report_figures import (
     Figureish,

@@ -27,7 +27,7 @@ from search import (
     load_config,
 )
 from search.results.pareto import front_trials
-from search.run import FINISHED
+from search.storage.studies import FINISHED
 from spaces import ModelSpace
 from tests.conftest import TINY, tiny_toml
 

@@ -5,8 +5,8 @@ import pytest
 
 from search.config import SamplerConfig, StudyConfig
 from search.errors import FrontierError
+from search.storage.studies import create_or_load, load_existing, session_seed
 from search.storage.urls import normalize, open_storage, redact
-from search.study import create_or_load, load_existing, session_seed
 
 
 def test_create_then_load_with_stored_config(workdir: Path) -> None:
