@@ -12,7 +12,7 @@ import optuna
 
 from search.cli_commands import COMMANDS
 from search.errors import FrontierError
-from search.progress import LOG_MODES
+from search.progress import DEFAULT_LOG, LOG_MODES
 from search.storage.urls import DEFAULT_STORAGE
 from search.storage.workers import STORAGE_ENV
 
@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _log_args(q: argparse.ArgumentParser) -> None:
-    q.add_argument("--log", choices=LOG_MODES, default="bar", help=(
+    q.add_argument("--log", choices=LOG_MODES, default=DEFAULT_LOG, help=(
         "bar: progress bars for trials and epochs (default); quiet: nothing while running; "
         "jsonl: one JSON event per line on stdout, for scripts"))
     q.add_argument("--quiet", dest="log", action="store_const", const="quiet",

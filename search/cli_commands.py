@@ -24,6 +24,7 @@ from search.config import StudyConfig, load_config
 from search.early_stop import state_name
 from search.errors import ConfigError, FrontierError, StorageError
 from search.keys import CONFIG_ATTR
+from search.progress import DEFAULT_LOG
 from search.results.deployment import LOGIT_TOLERANCE
 from search.results.model_folder import export_trial
 from search.results.outputs import write_outputs
@@ -61,7 +62,7 @@ def _warn(message: str) -> None:
     print(f"frontier: warning: {message}", file=sys.stderr)
 
 
-def _finish(study: optuna.Study, out_dir: Path, log: str = "bar") -> None:
+def _finish(study: optuna.Study, out_dir: Path, log: str = DEFAULT_LOG) -> None:
     paths = write_outputs(study, out_dir)
     if log == "jsonl":
         print(json.dumps({"event": "outputs", "study": study.study_name,

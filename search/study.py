@@ -23,6 +23,7 @@ from optuna.trial import FrozenTrial
 from objectives.data import DataConfig
 from objectives.pipeline import Budget
 from search.config import SamplerConfig, SpaceConfig, StudyConfig, load_config
+from search.progress import DEFAULT_LOG
 from search.results.outputs import write_outputs
 from search.results.pareto import front_frame, trials_frame
 from search.run import Callback, prepare, run_study
@@ -125,7 +126,7 @@ class Study:
         return self._study
 
     def optimize(self, n_trials: int | None = None, *, timeout: float | None = None,
-                 callbacks: list[Callback] | None = None, log: str = "bar") -> int:
+                 callbacks: list[Callback] | None = None, log: str = DEFAULT_LOG) -> int:
         """Run trials until the study holds ``n_trials`` finished ones (default: the config's
         ``n_trials``): a target, never overshot, so a second call continues the study.
         ``timeout``: seconds after which no trial starts; ``callbacks``: Optuna callbacks
