@@ -36,11 +36,10 @@ from search.tracking.tracker import Tracker
 from spaces.registry import Space, spec_json
 from spaces.spec import Spec
 
+# The trial-attribute keys are defined in search.keys and reason_of in search.errors; they are
+# re-exported here for existing imports.
 __all__ = ["FAIL_REASON", "METRICS_ATTR", "SPEC_ATTR", "STOP_REASON", "TEACHER_ATTR",
            "TRANSFER_ATTR", "Objective", "reason_of"]
-#: The trial-attribute keys are defined in ``search.keys`` and ``reason_of`` in
-#: ``search.errors``; they are re-exported here for existing imports.
-
 
 #: Progress hook: (trial number, phase, epoch, epochs done, epochs in total); epoch 0 of
 #: "prune" or "qat" says that phase is skipped, and the total no longer counts it.
