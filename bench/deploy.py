@@ -29,10 +29,11 @@ import torch
 from objectives.compress.plan import bits_by_layer
 from objectives.compress.prune import prunable_layers
 from search.config import load_config
+from search.keys import METRICS_ATTR, SPEC_ATTR
 from search.results.model_folder import export_trial, load
 from search.results.pareto import HV_REFERENCE, front_trials, hypervolume
 from search.run import run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 from spaces.space import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,12 +79,12 @@ def main() -> None:
               "acc PyTorch | acc ONNX | acc int8 | b1 ms PyTorch / ONNX / int8 | "
               "b32 ms PyTorch / ONNX / int8 |")
         print("|---" * 12 + "|")
-        front = sorted(front_trials(study), key=lambda t: t.user_attrs["metrics"]["params"])
+        front = sorted(front_trials(study), key=lambda t: t.user_attrs[METRICS_ATTR]["params"])
         for t in front:
-            m = t.user_attrs["metrics"]
+            m = t.user_attrs[METRICS_ATTR]
             done = export_trial(study, t.number, Path(tmp) / f"m{t.number}", cfg, int8=True)
             fp32, int8 = done.deployed
-            bits = load_spec(t.user_attrs["spec"])[1].compress.bits
+            bits = load_spec(t.user_attrs[SPEC_ATTR])[1].compress.bits
             b1 = " / ".join(f"{x:.3f}" for x in (fp32.torch_latency_ms[1], fp32.latency_ms[1],
                                                   int8.latency_ms[1]))
             b32 = " / ".join(f"{x:.3f}" for x in (fp32.torch_latency_ms[32], fp32.latency_ms[32],
@@ -96,12 +97,12 @@ def main() -> None:
         for t in study.trials:
             if t.state != optuna.trial.TrialState.COMPLETE:
                 continue
-            m = t.user_attrs["metrics"]
+            m = t.user_attrs[METRICS_ATTR]
             folder = Path(tmp) / f"m{t.number}"
             if not folder.exists():
                 export_trial(study, t.number, folder, cfg)
             model = load(folder)
-            spec = load_spec(t.user_attrs["spec"])[1]
+            spec = load_spec(t.user_attrs[SPEC_ATTR])[1]
             points_old.append((t.number, m["val_accuracy"],
                                old_size(model, bits_by_layer(model, spec.compress))))
             points_new.append((t.number, m["val_accuracy"], m["size_bytes"]))

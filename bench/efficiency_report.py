@@ -17,6 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from objectives.pipeline import Budget
 from search.early_stop import EarlyStopping, ParetoStopper
+from search.keys import CURVE_ATTR, METRICS_ATTR
 from search.results.pareto import hv_point, points_hypervolume
 
 #: Parameter caps of the "best test accuracy on the front" figures.
@@ -59,7 +60,7 @@ def from_trials(trials: list[FrozenTrial], stamps: dict[int, float], budget_s: f
     out = []
     for t in trials:
         if t.state == TrialState.COMPLETE and stamps.get(t.number, budget_s + 1) <= budget_s:
-            m = t.user_attrs["metrics"]
+            m = t.user_attrs[METRICS_ATTR]
             out.append(record(stamps[t.number], m["val_accuracy"], m["size_bytes"],
                               m["test_accuracy"], m["params"]))
     return sorted(out)
@@ -110,7 +111,7 @@ def best_line(history: History) -> str:
 def fine_tuning(trials: list[FrozenTrial], budget: Budget) -> str:
     """How many fine-tune phases the finished trials ran and skipped (Budget.skip_finetune)."""
     done = [t for t in trials if t.state == TrialState.COMPLETE]
-    epochs = [t.user_attrs["metrics"]["epochs_run"] for t in done]
+    epochs = [t.user_attrs[METRICS_ATTR]["epochs_run"] for t in done]
     full = [budget.epochs + budget.finetune_epochs * (t.params["prune_ratio"] > 0)
             + budget.qat_epochs * (t.params["bits"] < 32) for t in done]
     trained = budget.epochs
@@ -135,11 +136,11 @@ def replay(trials: list[FrozenTrial], budget: Budget) -> tuple[int, int, int, fl
     stopped = set()
     total = saved = 0
     for i, t in enumerate(done):
-        epochs = t.user_attrs["metrics"]["epochs_run"]  # fine-tune phases may be skipped
+        epochs = t.user_attrs[METRICS_ATTR]["epochs_run"]  # fine-tune phases may be skipped
         total += epochs
         stopper = ParetoStopper(EarlyStopping(), objectives, done[:i])
-        projected = {"size_bytes": t.user_attrs["metrics"]["size_bytes"]}
-        for point, acc in t.user_attrs["curve"].items():
+        projected = {"size_bytes": t.user_attrs[METRICS_ATTR]["size_bytes"]}
+        for point, acc in t.user_attrs[CURVE_ATTR].items():
             if point != "final" and stopper.check(point, acc, projected):
                 stopped.add(t.number)
                 phase, epoch = point.split(":")

@@ -32,7 +32,7 @@ def one(variant: str, seeds: list[int]) -> None:
     from search.config import load_config
     from search.results.pareto import hypervolume
     from search.run import run_study
-    from search.study import create_or_load
+    from search.storage.studies import create_or_load
 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)

@@ -34,9 +34,10 @@ from torch.nn.utils import prune
 
 from objectives.data import load_dataset
 from search.config import SpaceConfig, StudyConfig, load_config
+from search.keys import METRICS_ATTR
 from search.results.pareto import HV_REFERENCE, front_trials, hypervolume
 from search.run import run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 from search.tracking import Logging
 from spaces import CNNSpec, create_space
 
@@ -112,7 +113,7 @@ def overhead(repeats: int) -> None:
         # A trial's stored duration runs from ask() (sampling) to tell() (storage): everything
         # per trial; the per-run set-up (loading the dataset) is not a per-trial cost.
         framework = [t.duration.total_seconds() for t in study.trials if t.duration]
-        extra = [t.duration.total_seconds() - t.user_attrs["metrics"]["train_seconds"]
+        extra = [t.duration.total_seconds() - t.user_attrs[METRICS_ATTR]["train_seconds"]
                  for t in study.trials if t.duration]
     b, q, f = statistics.median(bare), statistics.median(fast), statistics.median(framework)
     print(f"overhead: bare loop median {b:.3f} s (plain AdamW, NCHW), {q:.3f} s (fused AdamW, "
@@ -157,7 +158,7 @@ def default_study_hypervolume() -> None:
         wall = time.perf_counter() - start
         hv = hypervolume(study.trials)
         front = front_trials(study)
-    best = max((t.user_attrs["metrics"] for t in front), key=lambda m: m["val_accuracy"])
+    best = max((t.user_attrs[METRICS_ATTR] for t in front), key=lambda m: m["val_accuracy"])
     print(f"hypervolume: default study ({cfg.n_trials} trials, {wall:.0f} s): "
           f"HV = {hv:.4f} in (1 - val acc, log10 size bits), reference {HV_REFERENCE}")
     print(f"hypervolume: front of {len(front)} trials; most accurate: val "

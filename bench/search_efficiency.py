@@ -101,8 +101,8 @@ from search.oneshot.settings import OneShot
 from search.results.pareto import HV_REFERENCE, hv_point, points_hypervolume
 from search.run import run_study
 from search.storage.reaper import worker_id
+from search.storage.studies import create_or_load
 from search.storage.workers import threads_per_worker
-from search.study import create_or_load
 from spaces.cnn import CNNSpace, CNNSpec
 from spaces.layers import prunable_layers
 from spaces.spec import SCHEDULES

@@ -24,9 +24,10 @@ import torch
 from optuna.trial import FrozenTrial
 
 from search.config import load_config
+from search.keys import METRICS_ATTR
 from search.results.model_folder import export_trial
 from search.run import run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +68,7 @@ def main() -> None:
                 done = export_trial(study, t.number, Path(tmp) / f"{name}-{t.number}", cfg,
                                     onnx=True)
                 onnx = done.deployed[0]
-                m = t.user_attrs["metrics"]
+                m = t.user_attrs[METRICS_ATTR]
                 b1 = f"{onnx.torch_latency_ms[1]:.3f} / {onnx.latency_ms[1]:.3f}"
                 b32 = f"{onnx.torch_latency_ms[32]:.3f} / {onnx.latency_ms[32]:.3f}"
                 print(f"| {cfg.space.name} | {pick} | {t.number} | {m['params']:,.0f} | "

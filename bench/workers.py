@@ -23,8 +23,8 @@ from optuna.trial import TrialState
 
 from objectives.pipeline import Budget
 from search.config import SamplerConfig, SpaceConfig, StudyConfig
+from search.storage.studies import create_or_load
 from search.storage.workers import run_workers
-from search.study import create_or_load
 
 ROOT = Path(__file__).resolve().parents[1]
 

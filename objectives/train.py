@@ -79,10 +79,10 @@ def distill_loss(logits: torch.Tensor, target: torch.Tensor, teacher: torch.Tens
 
 
 def _channels_last_safe(model: nn.Module, device: torch.device) -> bool:
-    """Whether training ``model`` in channels-last is safe: torch 2.14.1's oneDNN backward of a
-    strided 1×1 conv in channels-last corrupts the heap on some x86 CPUs (measured here on an
-    AMD EPYC: a ResNet's projection shortcut crashed the process with "double free"), so a
-    CPU model with such a conv trains in the default layout."""
+    """Whether to train ``model`` in channels-last (CPU max-pool is ~3x faster in it). Not a
+    CPU model with a strided 1×1 conv: torch 2.14.1's oneDNN backward of one in channels-last
+    corrupts the heap on some x86 CPUs (measured on an AMD EPYC: a ResNet's projection
+    shortcut crashed the process with "double free")."""
     if device.type != "cpu":
         return True
     return not any(isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1)
@@ -123,56 +123,86 @@ def train(
     """
     if epochs <= 0:
         return
-    distill = teacher_logits is not None and kd_weight > 0
-    if distill and loss not in (None, F.cross_entropy):
-        raise ValueError("dataset.loss: distillation (kd_weight > 0) mixes in a KL loss over "
-                         "class logits and needs loss = \"cross_entropy\"; use it, or set "
-                         "kd_weight = 0")
-    criterion = loss if loss is not None else F.cross_entropy
-    n = len(data)
-    batch_size = min(batch_size, n)
-    steps_per_epoch = n // batch_size  # the last partial batch is dropped; order reshuffles
+    step_loss = _step_loss(loss, teacher_logits, kd_weight, kd_temperature)
+    batch_size = min(batch_size, len(data))
+    steps_per_epoch = len(data) // batch_size  # the last partial batch is dropped; reshuffled
     device = data.device
-    amp = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    # CPU max-pool is ~3x faster in channels-last (see _channels_last_safe for when it is not)
     channels_last = len(data.input_shape) == 3 and _channels_last_safe(model, device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
                                   fused=device.type in ("cpu", "cuda"))  # one kernel, not ~10
-    scheduler = make_scheduler(optimizer, schedule, lr, epochs * steps_per_epoch)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
+    loop = _Epochs(model, data, batch_size, torch.Generator(device="cpu").manual_seed(seed),
+                   augment, channels_last, device.type == "cuda" and torch.cuda.is_bf16_supported(),
+                   step_loss, optimizer,
+                   make_scheduler(optimizer, schedule, lr, epochs * steps_per_epoch))
     model.train()
     for epoch in range(1, epochs + 1):
-        total = torch.zeros((), device=device)
         lr_first, started = optimizer.param_groups[0]["lr"], time.perf_counter()
-        for idx, x, y in batches(data, batch_size, generator=generator, drop_last=True):
-            if augment is not None:
-                x = augment(x, generator)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with _autocast(amp):
-                if distill:
-                    assert teacher_logits is not None
-                    step_loss = distill_loss(model(x), y, teacher_logits[idx], kd_weight,
-                                             kd_temperature)
-                else:
-                    step_loss = criterion(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            step_loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total += step_loss.detach()
-        mean_loss = float(total) / steps_per_epoch
+        mean_loss = float(loop.run()) / steps_per_epoch
         if not math.isfinite(mean_loss):
             raise NonFiniteLossError(f"training loss became {mean_loss} in epoch {epoch}")
-        if on_stats is not None:  # float(total) above already waited for the epoch's steps
+        if on_stats is not None:  # float(...) above already waited for the epoch's steps
             on_stats(EpochStats(epoch, mean_loss, float(lr_first), time.perf_counter() - started))
         if on_epoch is not None:
             on_epoch(epoch, mean_loss)
             model.train()  # the callback may have evaluated the model
     if channels_last:  # hand the model back as it came: pruning needs contiguous weights
         model.to(memory_format=torch.contiguous_format)
+
+
+#: (outputs, targets, the batch's row positions) -> the step's loss.
+_StepLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _step_loss(loss: Loss | None, teacher_logits: torch.Tensor | None, kd_weight: float,
+               kd_temperature: float) -> _StepLoss:
+    """The loss of one step: ``loss`` (default cross-entropy), or :func:`distill_loss` against
+    the teacher's rows when distilling (which needs cross-entropy: ValueError otherwise)."""
+    if teacher_logits is None or kd_weight <= 0:
+        criterion = loss if loss is not None else F.cross_entropy
+        return lambda outputs, y, idx: criterion(outputs, y)
+    if loss not in (None, F.cross_entropy):
+        raise ValueError("dataset.loss: distillation (kd_weight > 0) mixes in a KL loss over "
+                         "class logits and needs loss = \"cross_entropy\"; use it, or set "
+                         "kd_weight = 0")
+    teacher = teacher_logits
+    return lambda outputs, y, idx: distill_loss(outputs, y, teacher[idx], kd_weight,
+                                                kd_temperature)
+
+
+@dataclass
+class _Epochs:
+    """One training epoch at a time, with what :func:`train` set up once."""
+
+    model: nn.Module
+    data: DataSplit
+    batch_size: int
+    generator: torch.Generator
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
+    channels_last: bool
+    amp: bool
+    step_loss: _StepLoss
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+
+    def run(self) -> torch.Tensor:
+        """One epoch's steps; the sum of their losses (on the data's device: no sync)."""
+        total = torch.zeros((), device=self.data.device)
+        for idx, x, y in batches(self.data, self.batch_size, generator=self.generator,
+                                 drop_last=True):
+            if self.augment is not None:
+                x = self.augment(x, self.generator)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with _autocast(self.amp):
+                step_loss = self.step_loss(self.model(x), y, idx)
+            self.optimizer.zero_grad(set_to_none=True)
+            step_loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            total += step_loss.detach()
+        return total
 
 
 def _autocast(enabled: bool) -> contextlib.AbstractContextManager[object]:

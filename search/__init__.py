@@ -10,10 +10,10 @@ from objectives.data import DataConfig
 from objectives.distill import Distill
 from objectives.pipeline import Budget
 from objectives.transfer import Transfer
-from search.api import Study
 from search.config import Constraints, SamplerConfig, SpaceConfig, StudyConfig, load_config
 from search.early_stop import EarlyStopping
 from search.errors import ConfigError, DatasetError, FrontierError, StorageError
+from search.study import Study
 from search.tracking import Logging
 from spaces import CNNSpace, MLPSpace, MobileNetSpace, ResNetSpace, create_space, register_space
 

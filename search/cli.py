@@ -12,7 +12,7 @@ import optuna
 
 from search.cli_commands import COMMANDS
 from search.errors import FrontierError
-from search.progress import LOG_MODES
+from search.progress import DEFAULT_LOG, LOG_MODES
 from search.storage.urls import DEFAULT_STORAGE
 from search.storage.workers import STORAGE_ENV
 
@@ -24,38 +24,47 @@ def _parser() -> argparse.ArgumentParser:
         "Search neural-network structures with Optuna: train, prune, quantize, measure, and "
         "export the Pareto front of accuracy against parameters."))
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _run_commands(sub)
+    _read_commands(sub)
+    _model_commands(sub)
+    return p
 
-    def log_args(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--log", choices=LOG_MODES, default="bar", help=(
-            "bar: progress bars for trials and epochs (default); quiet: nothing while running; "
-            "jsonl: one JSON event per line on stdout, for scripts"))
-        q.add_argument("--quiet", dest="log", action="store_const", const="quiet",
-                       help="same as --log quiet")
-        q.add_argument("--tensorboard", metavar="DIR", help=(
-            "log every trial to TensorBoard under DIR/STUDY (overrides [logging] tensorboard)"))
-        q.add_argument("--mlflow", metavar="URI", help=(
-            "log every trial to MLflow, e.g. file:runs/mlruns (overrides [logging] mlflow)"))
 
-    def storage_arg(q: argparse.ArgumentParser, default: str | None = DEFAULT_STORAGE) -> None:
-        q.add_argument("--storage", default=default, help=(
-            "storage URL or path: x.db / sqlite:///x.db (default "
-            f"{DEFAULT_STORAGE}), x.log (journal file), postgresql://user:pw@host/db"))
+def _log_args(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--log", choices=LOG_MODES, default=DEFAULT_LOG, help=(
+        "bar: progress bars for trials and epochs (default); quiet: nothing while running; "
+        "jsonl: one JSON event per line on stdout, for scripts"))
+    q.add_argument("--quiet", dest="log", action="store_const", const="quiet",
+                   help="same as --log quiet")
+    q.add_argument("--tensorboard", metavar="DIR", help=(
+        "log every trial to TensorBoard under DIR/STUDY (overrides [logging] tensorboard)"))
+    q.add_argument("--mlflow", metavar="URI", help=(
+        "log every trial to MLflow, e.g. file:runs/mlruns (overrides [logging] mlflow)"))
 
+
+def _storage_arg(q: argparse.ArgumentParser, default: str | None = DEFAULT_STORAGE) -> None:
+    q.add_argument("--storage", default=default, help=(
+        "storage URL or path: x.db / sqlite:///x.db (default "
+        f"{DEFAULT_STORAGE}), x.log (journal file), postgresql://user:pw@host/db"))
+
+
+def _run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """run, resume, worker: the commands that run trials."""
     q = sub.add_parser("run", help="create (or continue) the study a TOML file describes")
     q.add_argument("config", help="study TOML file, e.g. studies/digits_cnn.toml")
-    storage_arg(q, default=None)
+    _storage_arg(q, default=None)
     q.add_argument("--n-trials", type=int, help="override study.n_trials")
     q.add_argument("--out", help="output folder (default: study.output_dir or runs/NAME)")
-    log_args(q)
+    _log_args(q)
     q.add_argument("--workers", type=int, default=1, help=(
         "local worker processes (needs a journal file or PostgreSQL storage)"))
 
     q = sub.add_parser("resume", help="continue a stored study to its target of trials")
-    storage_arg(q)
+    _storage_arg(q)
     q.add_argument("--study", required=True, help="study name")
     q.add_argument("--n-trials", type=int, help="new target of finished trials")
     q.add_argument("--out", help="output folder (default: the stored one)")
-    log_args(q)
+    _log_args(q)
 
     q = sub.add_parser("worker", help=(
         "join a stored study from any process or machine and work until its target"))
@@ -65,15 +74,18 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--study", required=True, help="study name")
     q.add_argument("--n-trials", type=int, help="target of finished trials (default: stored)")
     q.add_argument("--threads", type=int, help="torch CPU threads for this worker (>= 1)")
-    log_args(q)
+    _log_args(q)
 
+
+def _read_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """pareto, plot, report: what a stored study shows."""
     q = sub.add_parser("pareto", help="write pareto.csv, pareto.json, trials.csv; print front")
-    storage_arg(q)
+    _storage_arg(q)
     q.add_argument("--study", required=True, help="study name")
     q.add_argument("--out", help="output folder (default: the stored one)")
 
     q = sub.add_parser("plot", help="write the Pareto plot as self-contained HTML")
-    storage_arg(q)
+    _storage_arg(q)
     q.add_argument("--study", required=True, help="study name")
     q.add_argument("--out", help="HTML file (default: OUTPUT_DIR/pareto.html)")
     q.add_argument("--png", metavar="FILE", help="also write the plot as PNG (kaleido + Chromium)")
@@ -81,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("report", help=(
         "write the study report: one self-contained offline HTML file"))
-    storage_arg(q)
+    _storage_arg(q)
     q.add_argument("--study", required=True, help="study name")
     q.add_argument("--out", help="HTML file (default: OUTPUT_DIR/report.html)")
     q.add_argument("--png", metavar="DIR", help="also write every figure as DIR/NAME.png")
@@ -89,9 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--screenshot", metavar="FILE", help=(
         "also save a PNG screenshot of the report page (headless Chromium)"))
 
+
+def _model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """export, dashboard, ls."""
     q = sub.add_parser("export", help=(
         "write a trial's model folder: spec, packed weights, torch.export program (and ONNX)"))
-    storage_arg(q)
+    _storage_arg(q)
     q.add_argument("--study", required=True, help="study name")
     q.add_argument("--trial", required=True, type=int, help="trial number (a COMPLETE trial)")
     q.add_argument("--out", required=True, help="model folder to write")
@@ -103,16 +118,15 @@ def _parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("dashboard", help=(
         "serve optuna-dashboard on the storage (the optional 'dashboard' extra)"))
-    storage_arg(q)
+    _storage_arg(q)
     q.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     q.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     q.add_argument("--artifacts", help=(
         "a study's OUTPUT_DIR/artifacts folder, to list each trial's stored weights"))
 
     q = sub.add_parser("ls", help="list the studies in a storage with trial counts")
-    storage_arg(q)
+    _storage_arg(q)
     q.add_argument("--study", help="also list this study's failed and stopped trials with reasons")
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,14 +23,23 @@ from search import cli_checks as checks
 from search.config import StudyConfig, load_config
 from search.early_stop import state_name
 from search.errors import ConfigError, FrontierError, StorageError
+from search.keys import CONFIG_ATTR
+from search.progress import DEFAULT_LOG
 from search.results.deployment import LOGIT_TOLERANCE
 from search.results.front_text import front_text
 from search.results.model_folder import export_trial
 from search.results.outputs import write_outputs
 from search.results.pareto import metric_label, trials_frame
-from search.run import FINISHED, count_finished, prepare, run_study
+from search.run import prepare, run_study
 from search.safe_files import check_out_dir, write_bytes, write_text
 from search.storage.reaper import reap_dead_trials, worker_id
+from search.storage.studies import (
+    FINISHED,
+    count_finished,
+    create_or_load,
+    load_existing,
+    study_names,
+)
 from search.storage.urls import DEFAULT_STORAGE, open_storage, redact
 from search.storage.workers import (
     MLFLOW_ENV,
@@ -39,7 +48,6 @@ from search.storage.workers import (
     lost_trial,
     run_worker_processes,
 )
-from search.study import create_or_load, load_existing, study_names
 from search.tracking.mlflow import log_front_artifacts
 from search.visualization.browser import screenshot_png
 from search.visualization.dashboard import serve
@@ -55,7 +63,7 @@ def _warn(message: str) -> None:
     print(f"frontier: warning: {message}", file=sys.stderr)
 
 
-def _finish(study: optuna.Study, out_dir: Path, log: str = "bar") -> None:
+def _finish(study: optuna.Study, out_dir: Path, log: str = DEFAULT_LOG) -> None:
     paths = write_outputs(study, out_dir)
     if log == "jsonl":
         print(json.dumps({"event": "outputs", "study": study.study_name,
@@ -278,7 +286,7 @@ def cmd_ls(args: argparse.Namespace) -> None:
         states = pd.Series([state_name(t.state) for t in trials], dtype="object").value_counts()
         rows.append({
             "study": name,
-            "objectives": ",".join(study.user_attrs.get("frontier_config", {})
+            "objectives": ",".join(study.user_attrs.get(CONFIG_ATTR, {})
                                    .get("study", {}).get("objectives", [])) or "?",
             "finished": sum(int(states.get(state_name(s), 0)) for s in FINISHED),
             "complete": int(states.get("COMPLETE", 0)),

@@ -16,18 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from objectives.data import CHECKS, DATASETS, DataConfig, check_dataset
-from objectives.deploy.latency import BACKENDS
 from objectives.distill import TEACHERS, Distill
 from objectives.pipeline import Budget
 from objectives.transfer import Transfer
 from search.config_io.files import read_toml
 from search.config_io.limits import check_limits
+from search.config_io.ranges import range_checks
 from search.config_io.tables import typed_table
 from search.config_io.toml_writer import dumps
 from search.config_io.user_code import DATA_REFS, resolve_tables, resolve_user_code
 from search.early_stop import EarlyStopping
 from search.errors import ConfigError, FrontierError, reraise_as
 from search.oneshot.settings import MODES, OneShot
+from search.samplers import SAMPLERS
 from search.tracking.settings import Logging
 from spaces.domain import domain_values
 from spaces.space import create_space
@@ -123,9 +124,10 @@ class StudyConfig:
     transfer: Transfer = field(default_factory=Transfer)
     logging: Logging = field(default_factory=Logging)  # trackers; a resume may log elsewhere
     oneshot: OneShot = field(default_factory=OneShot)
-    #: True for a config read back from a study (``search.study.stored_config``): its import
-    #: strings stay as stored (canonical since the study was created), and no user code is
-    #: imported and no user space built here; the run paths and ``export`` import what they use.
+    #: True for a config read back from a study (``search.storage.studies.stored_config``):
+    #: its import strings stay as stored (canonical since the study was created), and no user
+    #: code is imported and no user space built here; the run paths and ``export`` import what
+    #: they use.
     stored: InitVar[bool] = False
 
     def __post_init__(self, stored: bool) -> None:
@@ -151,26 +153,15 @@ class StudyConfig:
                  if f.name not in _SECTIONS and f.name != "storage"}
         study["objectives"] = list(self.objectives)
         study["imports"] = list(self.imports)
-        return {
-            "study": study,
-            "space": {"name": self.space.name, **self.space.options},
-            "dataset": dataclasses.asdict(self.dataset),
-            "budget": dataclasses.asdict(self.budget),
-            "sampler": dataclasses.asdict(self.sampler),
-            "constraints": dataclasses.asdict(self.constraints),
-            "early_stopping": dataclasses.asdict(self.early_stopping),
-            "distill": dataclasses.asdict(self.distill),
-            "transfer": dataclasses.asdict(self.transfer),
-            "logging": dataclasses.asdict(self.logging),
-            "oneshot": dataclasses.asdict(self.oneshot),
-        }
+        return {"study": study, "space": {"name": self.space.name, **self.space.options},
+                **{name: dataclasses.asdict(getattr(self, name)) for name in _TABLES}}
 
     def to_toml(self) -> str:
         """The study file of this config: :func:`load_config` reads it back to an equal config.
         Fields left at None are left out (TOML has no null; ConfigError for one whose default
         is not None, e.g. an unseeded sampler); ``storage`` is written when set (as given, so
         with any password in it)."""
-        for section in ("study", *_SECTIONS[1:]):
+        for section in ("study", *_TABLES):
             part = self if section == "study" else getattr(self, section)
             for f in dataclasses.fields(part):
                 if getattr(part, f.name) is None and f.default not in (None, dataclasses.MISSING):
@@ -210,21 +201,22 @@ class StudyConfig:
         if not isinstance(space_name, str):
             raise ConfigError(f"{source}: space.name must be a string, got {space_name!r}")
         kwargs["space"] = SpaceConfig(space_name, space)
-        kwargs["dataset"] = DataConfig(**typed_table(DataConfig, dataset, "dataset", source))
-        kwargs["budget"] = Budget(**typed_table(Budget, _table(data, "budget", source), "budget",
-                                           source))
-        for name, kind in (("sampler", SamplerConfig), ("constraints", Constraints),
-                           ("early_stopping", EarlyStopping), ("distill", Distill),
-                           ("transfer", Transfer), ("logging", Logging), ("oneshot", OneShot)):
-            kwargs[name] = kind(**typed_table(kind, _table(data, name, source), name, source))
+        for name, kind in _TABLES.items():  # [dataset]: its table with user code resolved
+            table = dataset if name == "dataset" else _table(data, name, source)
+            kwargs[name] = kind(**typed_table(kind, table, name, source))
         try:
             return cls(**kwargs, stored=stored)
         except FrontierError as err:
             raise type(err)(f"{source}: {err}") from None
 
 
-_SECTIONS = ("space", "dataset", "budget", "sampler", "constraints", "early_stopping",
-             "distill", "transfer", "logging", "oneshot")
+#: The sections of a study after ``[study]``, in file order, each a field of StudyConfig:
+#: ``[space]`` (a name and free options), then the dataclass tables and their types.
+_TABLES: dict[str, type[Any]] = {
+    "dataset": DataConfig, "budget": Budget, "sampler": SamplerConfig,
+    "constraints": Constraints, "early_stopping": EarlyStopping, "distill": Distill,
+    "transfer": Transfer, "logging": Logging, "oneshot": OneShot}
+_SECTIONS = ("space", *_TABLES)
 
 
 def load_config(path: str | Path) -> StudyConfig:
@@ -257,45 +249,18 @@ def _resolve_user_code(cfg: StudyConfig) -> None:
 def _validate(cfg: StudyConfig, stored: bool = False) -> None:
     """Raise ConfigError (or, from ``objectives``/``spaces``, ValueError) naming the first bad
     field. Reads no files; a ``stored`` config's space is not built (it may need user code)."""
-    from search.samplers import SAMPLERS  # samplers import config types; avoid a cycle
-
     check_limits(cfg, _SECTIONS)  # the name, finite numbers, seeds, counts
-    checks = [
-        (cfg.n_trials >= 1, "study.n_trials", f"{cfg.n_trials} must be >= 1"),
-        (len(cfg.objectives) >= 2, "study.objectives",
-         "give at least two objectives, e.g. [\"val_accuracy\", \"params\"]"),
-        (cfg.budget.epochs >= 1, "budget.epochs", f"{cfg.budget.epochs} must be >= 1"),
-        (cfg.budget.finetune_epochs >= 0, "budget.finetune_epochs", "must be >= 0"),
-        (cfg.budget.qat_epochs >= 0, "budget.qat_epochs", "must be >= 0"),
-        (cfg.budget.batch_size >= 2, "budget.batch_size",
-         f"{cfg.budget.batch_size} must be >= 2"),
-        (cfg.budget.finetune_lr_scale > 0, "budget.finetune_lr_scale", "must be > 0"),
-        (cfg.budget.latency_reps >= 0, "budget.latency_reps", "must be >= 0"),
-        (cfg.budget.latency_backend in BACKENDS, "budget.latency_backend",
-         f"{cfg.budget.latency_backend!r} is not one of {', '.join(BACKENDS)}"),
-        (cfg.budget.latency_batch >= 1, "budget.latency_batch", "must be >= 1"),
-        (0 <= cfg.budget.finetune_tolerance <= 1, "budget.finetune_tolerance",
-         f"{cfg.budget.finetune_tolerance} must be in [0, 1] (a val accuracy drop)"),
-        (0 < cfg.dataset.val_fraction < 1, "dataset.val_fraction", "must be in (0, 1)"),
-        (0 < cfg.dataset.test_fraction < 1, "dataset.test_fraction", "must be in (0, 1)"),
-        (cfg.dataset.val_fraction + cfg.dataset.test_fraction < 0.9, "dataset.val_fraction",
-         "val_fraction + test_fraction must leave at least 10% for training"),
-        (cfg.sampler.population_size >= 2, "sampler.population_size", "must be >= 2"),
-        (cfg.constraints.max_params is None or cfg.constraints.max_params > 0,
-         "constraints.max_params", "must be > 0"),
-        (cfg.constraints.max_size_bytes is None or cfg.constraints.max_size_bytes > 0,
-         "constraints.max_size_bytes", "must be > 0"),
-        (cfg.constraints.min_accuracy is None or 0 <= cfg.constraints.min_accuracy <= 1,
-         "constraints.min_accuracy", "must be in [0, 1]"),
-        (cfg.early_stopping.min_completed >= 1, "early_stopping.min_completed", "must be >= 1"),
-        (cfg.early_stopping.eval_every >= 0, "early_stopping.eval_every",
-         "must be >= 0 (0: every quarter of the training epochs)"),
-        (0 <= cfg.early_stopping.size_slack < 1, "early_stopping.size_slack",
-         "must be in [0, 1)"),
-        (0 <= cfg.early_stopping.accuracy_margin <= 1, "early_stopping.accuracy_margin",
-         "must be in [0, 1]"),
-        (0 <= cfg.early_stopping.envelope_width <= 1, "early_stopping.envelope_width",
-         "must be in [0, 1]"),
+    for ok, name, message in (*range_checks(cfg), *_mode_checks(cfg)):
+        if not ok:
+            raise ConfigError(f"{name}: {message}")
+    _check_names(cfg)
+    if not stored:
+        _check_space(cfg)
+
+
+def _mode_checks(cfg: StudyConfig) -> list[tuple[bool, str, str]]:
+    """``(ok, field, message)`` for the device, the mode and the options that go together."""
+    return [
         (cfg.early_stopping.record_curves or not cfg.early_stopping.enabled,
          "early_stopping.record_curves", "must be true while early stopping is enabled"),
         (cfg.device in ("cpu", "auto") or cfg.device.startswith("cuda"), "study.device",
@@ -307,9 +272,10 @@ def _validate(cfg: StudyConfig, stored: bool = False) -> None:
          "one-shot candidates start from the supernet's weights; remove it"),
         *((False, name, message) for name, message in cfg.oneshot.problems()),
     ]
-    for ok, name, message in checks:
-        if not ok:
-            raise ConfigError(f"{name}: {message}")
+
+
+def _check_names(cfg: StudyConfig) -> None:
+    """The objectives, dataset, loss, sampler and teacher are ones Frontier knows."""
     for o in cfg.objectives:
         if o not in OBJECTIVES:
             raise ConfigError(f"study.objectives: unknown objective {o!r}; choose from "
@@ -332,8 +298,10 @@ def _validate(cfg: StudyConfig, stored: bool = False) -> None:
                           f"one of {sorted(TEACHERS)}, or \"\" for no distillation")
     if cfg.distill.teacher_epochs < 1:
         raise ConfigError(f"distill.teacher_epochs: {cfg.distill.teacher_epochs} must be >= 1")
-    if stored:
-        return
+
+
+def _check_space(cfg: StudyConfig) -> None:
+    """The space builds from its options; its distillation knob has a teacher."""
     space = create_space(cfg.space.name, cfg.space.options)
     knobs = space.knobs
     if knobs is not None and not cfg.distill.teacher and any(

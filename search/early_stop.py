@@ -30,13 +30,9 @@ from dataclasses import dataclass
 
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["CURVE_ATTR", "STOPPED_VALUES_ATTR", "EarlyStopping", "ParetoStopper",
-           "checkpoint_epochs", "state_name"]
+from search.keys import CURVE_ATTR, METRICS_ATTR
 
-CURVE_ATTR = "curve"
-#: On a stopped trial: its objective values when it was stopped (the checkpoint's validation
-#: accuracy, the projected sizes), in the study's objective order, for the sampler.
-STOPPED_VALUES_ATTR = "stopped_values"
+__all__ = ["EarlyStopping", "ParetoStopper", "checkpoint_epochs", "state_name"]
 
 
 def state_name(state: TrialState) -> str:
@@ -81,10 +77,10 @@ class ParetoStopper:
         self.cfg = cfg
         self.objectives = objectives
         self.finished = [
-            _Finished(t.number, dict(t.user_attrs["metrics"]), dict(t.user_attrs[CURVE_ATTR]))
+            _Finished(t.number, dict(t.user_attrs[METRICS_ATTR]), dict(t.user_attrs[CURVE_ATTR]))
             for t in trials
             if t.state == TrialState.COMPLETE and CURVE_ATTR in t.user_attrs
-            and "metrics" in t.user_attrs and all(c <= 0 for c in t.constraints.values())
+            and METRICS_ATTR in t.user_attrs and all(c <= 0 for c in t.constraints.values())
         ]
 
     def ready(self, point: str) -> bool:

@@ -18,7 +18,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["ConfigError", "DatasetError", "FrontierError", "StorageError", "reraise_as"]
+__all__ = ["ConfigError", "DatasetError", "FrontierError", "StorageError", "describe",
+           "reason_of", "reraise_as"]
+
+#: The longest fail reason stored on a trial.
+REASON_CHARS = 500
+
+
+def describe(err: BaseException) -> str:
+    """``Type: message`` of ``err``: how an error is named in a warning or a message."""
+    return f"{type(err).__name__}: {err}"
+
+
+def reason_of(err: BaseException) -> str:
+    """:func:`describe` of ``err``, at most REASON_CHARS long: a trial's stored fail reason."""
+    return describe(err)[:REASON_CHARS]
 
 
 class FrontierError(Exception):

@@ -18,24 +18,29 @@ from objectives.pipeline import evaluate, project_compressed
 from objectives.train import EpochStats
 from objectives.transfer import load_matching
 from search.config import StudyConfig
-from search.early_stop import CURVE_ATTR, STOPPED_VALUES_ATTR, ParetoStopper, checkpoint_epochs
-from search.errors import ConfigError, FrontierError, StorageError
+from search.early_stop import ParetoStopper, checkpoint_epochs
+from search.errors import ConfigError, FrontierError, StorageError, reason_of
+from search.keys import (
+    CURVE_ATTR,
+    FAIL_REASON,
+    METRICS_ATTR,
+    SPEC_ATTR,
+    STOP_REASON,
+    STOPPED_VALUES_ATTR,
+    TEACHER_ATTR,
+    TRANSFER_ATTR,
+    WORKER_ATTR,
+)
 from search.storage.artifacts import save_weights
-from search.storage.reaper import WORKER_ATTR, worker_id
+from search.storage.reaper import worker_id
 from search.tracking.tracker import Tracker
 from spaces.space import Space, spec_json
 from spaces.spec import Spec
 
+# The trial-attribute keys are defined in search.keys and reason_of in search.errors; they are
+# re-exported here for existing imports.
 __all__ = ["FAIL_REASON", "METRICS_ATTR", "SPEC_ATTR", "STOP_REASON", "TEACHER_ATTR",
            "TRANSFER_ATTR", "Objective", "reason_of"]
-
-SPEC_ATTR = "spec"
-TEACHER_ATTR = "teacher"
-TRANSFER_ATTR = "transfer"
-FAIL_REASON = "fail_reason"
-STOP_REASON = "stop_reason"
-METRICS_ATTR = "metrics"
-
 
 #: Progress hook: (trial number, phase, epoch, epochs done, epochs in total); epoch 0 of
 #: "prune" or "qat" says that phase is skipped, and the total no longer counts it.
@@ -252,11 +257,6 @@ class Objective:
                 f"{self.cfg.out_dir / 'artifacts'} ({reason_of(err)}); give an output folder "
                 "you can write to, with free space")
             raise
-
-
-def reason_of(err: BaseException) -> str:
-    """``Type: message`` of ``err``, as a trial's stored fail reason."""
-    return f"{type(err).__name__}: {err}"[:500]
 
 
 def _raised_by_sampler(err: BaseException, sampler: object) -> bool:

@@ -5,6 +5,9 @@
 ``quiet`` nothing while running.
 ``jsonl`` one JSON object per line on stdout: ``start``, ``epoch``, ``trial`` and ``done``
           events, for scripts and log collectors.
+
+The mode is chosen here (:func:`log_mode`: ``--log``, else ``bar``, or ``quiet`` without
+progress), and so is what each mode prints outside the trials (:func:`phase_printer`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 import optuna
@@ -19,10 +23,29 @@ from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
 from search.early_stop import state_name
+from search.keys import FAIL_REASON, METRICS_ATTR, STOP_REASON
 
-__all__ = ["LOG_MODES", "Reporter", "make_reporter"]
+__all__ = ["DEFAULT_LOG", "LOG_MODES", "Reporter", "log_mode", "make_reporter", "phase_printer"]
 
 LOG_MODES = ("bar", "quiet", "jsonl")
+#: The mode of ``--log`` when none is given.
+DEFAULT_LOG = "bar"
+
+
+def log_mode(log: str | None = None, progress: bool = True) -> str:
+    """The mode a run reports in: ``log`` when given, else :data:`DEFAULT_LOG`, or ``quiet``
+    when ``progress`` is False."""
+    return log or (DEFAULT_LOG if progress else "quiet")
+
+
+def phase_printer(mode: str) -> Callable[[str], None]:
+    """How a run in ``mode`` prints a message outside its trials (e.g. the one-shot phase):
+    to stderr for bars, as a JSON ``oneshot`` event for JSON lines, not at all when quiet."""
+    if mode == "quiet":
+        return lambda _: None
+    if mode == "jsonl":
+        return lambda text: print(json.dumps({"event": "oneshot", "message": text}), flush=True)
+    return lambda text: print(text, file=sys.stderr, flush=True)
 
 
 class Reporter(Protocol):
@@ -52,7 +75,7 @@ class _Quiet:
 
 
 def _reason(trial: FrozenTrial) -> str:
-    return str(trial.user_attrs.get("fail_reason") or trial.user_attrs.get("stop_reason") or "")
+    return str(trial.user_attrs.get(FAIL_REASON) or trial.user_attrs.get(STOP_REASON) or "")
 
 
 class _Bars:
@@ -116,7 +139,7 @@ class _JsonLines:
     def trial(self, study: optuna.Study, trial: FrozenTrial, finished: int) -> None:
         self._emit("trial", study=self.study, trial=trial.number,
                    state=state_name(trial.state).lower(), values=trial.values, params=trial.params,
-                   metrics=trial.user_attrs.get("metrics"), reason=_reason(trial) or None,
+                   metrics=trial.user_attrs.get(METRICS_ATTR), reason=_reason(trial) or None,
                    finished=finished, front=len(study.best_trials))
 
     def close(self, finished: int) -> None:

@@ -27,32 +27,33 @@ from objectives.task import loss_fn, metric_fn
 from objectives.train import warm_up
 from search.config import StudyConfig
 from search.config_io.user_code import import_modules
-from search.errors import ConfigError, DatasetError, FrontierError, StorageError, reraise_as
+from search.errors import (
+    ConfigError,
+    DatasetError,
+    FrontierError,
+    StorageError,
+    reason_of,
+    reraise_as,
+)
 from search.interrupt import catching, raise_if_interrupted
-from search.objective import FAIL_REASON, Objective, reason_of
-from search.progress import make_reporter
+from search.keys import FAIL_REASON, WORKER_ATTR
+from search.objective import Objective
+from search.progress import Reporter, log_mode, make_reporter
 from search.safe_files import check_out_dir
 from search.storage.artifacts import remember_store
 from search.storage.claim import Claim, claim_for
-from search.storage.reaper import WORKER_ATTR, reap_dead_trials, worker_id
-from search.study import remember_shape
-from search.tracking.tracker import make_tracker
+from search.storage.reaper import reap_dead_trials, worker_id
+from search.storage.studies import FINISHED, remember_shape
+from search.tracking.tracker import Tracker, make_tracker
 from spaces.locate import locate
 from spaces.space import Space, create_space
 from spaces.user import ModelSpace, check_builder
 
-__all__ = ["FINISHED", "check_runnable", "count_finished", "prepare", "run_study"]
+__all__ = ["check_runnable", "prepare", "run_study"]
 
-#: States that count towards ``n_trials``; failed trials are retried, not counted.
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 POLL_SECONDS = 1.0
 
 Callback = Callable[[optuna.Study, FrozenTrial], None]
-
-
-def count_finished(study: optuna.Study) -> int:
-    """Number of trials in ``study`` that count towards its target."""
-    return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
 def check_runnable(cfg: StudyConfig, *, with_data: bool = True,
@@ -204,10 +205,36 @@ def run_study(
         torch.set_num_threads(threads)
     if data is None or space is None:
         data, space = prepare(cfg, data)
+    run = _setup(study, cfg, data, space, log_mode(log, progress), max_failures_in_a_row)
+    run.finished = finished
+    run.reporter.start(study, finished, target)
+    try:
+        with catching():
+            return _loop(study, run, target, deadline, callbacks or [])
+    finally:
+        run.tracker.close()
+        run.reporter.close(run.finished)
+
+
+class _Run:
+    """What the loop of one :func:`run_study` works with, and its count of finished trials."""
+
+    def __init__(self, objective: Objective, claim: Claim, reporter: Reporter, tracker: Tracker,
+                 guard: _FailureGuard) -> None:
+        self.objective, self.claim, self.reporter = objective, claim, reporter
+        self.tracker, self.guard = tracker, guard
+        self.claimed = _Claimed(objective, claim)
+        self.finished = 0
+
+
+def _setup(study: optuna.Study, cfg: StudyConfig, data: TensorData, space: Space, mode: str,
+           max_failures_in_a_row: int) -> _Run:
+    """Record the study's weight store and data shape, start the reporter, the tracker and (in
+    one-shot mode) the one-shot phase, and build the objective."""
     remember_store(study, cfg.out_dir)
     remember_shape(study, data.input_shape, data.num_classes)
     warm_up()
-    reporter = make_reporter(log or ("bar" if progress else "quiet"))
+    reporter = make_reporter(mode)
     guard = _FailureGuard(max_failures_in_a_row)
     claim = claim_for(study)
     claim.acquire()  # one MLflow study run, even when workers start together
@@ -219,49 +246,49 @@ def run_study(
     if cfg.mode == "one-shot":  # the supernet and the chosen candidates, once per study
         from search.oneshot.start import start_oneshot
 
-        inherit = start_oneshot(study, cfg, space, data, log or ("bar" if progress else "quiet"))
+        inherit = start_oneshot(study, cfg, space, data, mode)
         run_cfg = dataclasses.replace(cfg, budget=dataclasses.replace(
             cfg.budget, epochs=cfg.oneshot.finetune_epochs))
     objective = Objective(run_cfg, space, data, progress=reporter.epoch, tracker=tracker,
                           inherit=inherit)
-    claimed = _Claimed(objective, claim)
-    reporter.start(study, finished, target)
+    return _Run(objective, claim, reporter, tracker, guard)
+
+
+def _loop(study: optuna.Study, run: _Run, target: int, deadline: float,
+          callbacks: list[Callback]) -> int:
+    """Claim and run one trial at a time until the study holds ``target`` finished trials (or
+    the deadline passed); returns that number. ``callbacks``: the caller's, after ours."""
     last: list[FrozenTrial] = []
     keep_last: Callback = lambda _, trial: last.append(trial)  # noqa: E731
-    try:
-        with catching():
-            while True:
-                claim.acquire()
-                try:
-                    step, finished = _next_step(study, target)
-                    if step == "trial" and time.monotonic() >= deadline:
-                        step = "done"  # timed out: start no more trials
-                    if step == "trial":  # the objective releases the claim once its trial RUNS
-                        _optimize_one(study, claimed, [guard, keep_last, *(callbacks or [])])
-                finally:
-                    claim.release()  # not started, or sampling/storage failed before the objective
-                if last:
-                    trial = last.pop()
-                    finished += trial.state in FINISHED
-                    reporter.trial(study, trial, finished)
-                    if trial.state in FINISHED:
-                        tracker.study_update(study)
-                if objective.fatal is not None:
-                    raise objective.fatal
-                raise_if_interrupted()  # a Ctrl-C that a garbage-collector callback swallowed
-                if step == "done":
-                    return finished
-                if step == "wait":
-                    time.sleep(POLL_SECONDS)
-                    continue
-                if guard.tripped:
-                    raise FrontierError(
-                        f"study {study.study_name!r}: {guard.streak} trials failed in a row; "
-                        f"last reason: {guard.last_reason}"
-                    )
-    finally:
-        tracker.close()
-        reporter.close(finished)
+    while True:
+        run.claim.acquire()
+        try:
+            step, run.finished = _next_step(study, target)
+            if step == "trial" and time.monotonic() >= deadline:
+                step = "done"  # timed out: start no more trials
+            if step == "trial":  # the objective releases the claim once its trial RUNS
+                _optimize_one(study, run.claimed, [run.guard, keep_last, *callbacks])
+        finally:
+            run.claim.release()  # not started, or sampling/storage failed before the objective
+        if last:
+            trial = last.pop()
+            run.finished += trial.state in FINISHED
+            run.reporter.trial(study, trial, run.finished)
+            if trial.state in FINISHED:
+                run.tracker.study_update(study)
+        if run.objective.fatal is not None:
+            raise run.objective.fatal
+        raise_if_interrupted()  # a Ctrl-C that a garbage-collector callback swallowed
+        if step == "done":
+            return run.finished
+        if step == "wait":
+            time.sleep(POLL_SECONDS)
+            continue
+        if run.guard.tripped:
+            raise FrontierError(
+                f"study {study.study_name!r}: {run.guard.streak} trials failed in a row; "
+                f"last reason: {run.guard.last_reason}"
+            )
 
 
 def _optimize_one(study: optuna.Study, objective: Callable[[optuna.Trial], tuple[float, ...]],

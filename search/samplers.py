@@ -18,8 +18,8 @@ from optuna.samplers._ga._base import BaseGASampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from search.early_stop import STOPPED_VALUES_ATTR
 from search.errors import FrontierError
+from search.keys import STOPPED_VALUES_ATTR
 from spaces.registry import Registry
 
 __all__ = ["SAMPLERS", "KeepStopped", "NSGAIIISampler", "NSGAIISampler", "list_samplers",

@@ -1,153 +1,204 @@
-"""Create or load a study in a storage, and keep its stored config consistent on resume."""
+"""``Study``: one object for scripts, in the spirit of ``optuna.Study``.
+
+    study = Study.from_toml("studies/digits_cnn.toml")    # or Study("name", space=..., data=...)
+    study.optimize(n_trials=60)                            # resumable, never overshoots
+    print(study.front())                                   # the Pareto front, a DataFrame
+    study.write_outputs()                                  # pareto.csv/json, trials.csv, html
+
+It only wires the engine's functions together (``search.storage.studies``, ``search.run``,
+``search.results.pareto``, ``search.results.outputs``, ``search.results.model_folder``); the CLI
+calls the same functions.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import optuna
+import pandas as pd
+from optuna.trial import FrozenTrial
 
-from search.config import StudyConfig
-from search.errors import ConfigError, StorageError
-from search.samplers import make_sampler
-from search.storage.urls import DEFAULT_STORAGE, open_storage, redact
+from objectives.data import DataConfig
+from objectives.pipeline import Budget
+from search.config import SamplerConfig, SpaceConfig, StudyConfig, load_config
+from search.progress import DEFAULT_LOG
+from search.results.outputs import write_outputs
+from search.results.pareto import front_frame, trials_frame
+from search.run import Callback, prepare, run_study
+from search.storage.studies import create_or_load, load_existing
+from search.storage.urls import DEFAULT_STORAGE, redact
+from spaces.space import as_space
 
-__all__ = ["CONFIG_ATTR", "SHAPE_ATTR", "create_or_load", "load_existing", "remember_shape",
-           "session_seed", "stored_config", "stored_shape", "study_names"]
+if TYPE_CHECKING:
+    from search.results.model_folder import Exported
 
-CONFIG_ATTR = "frontier_config"
-#: Study attribute: the input shape and output width of the data the study ran on, so
-#: ``export`` rebuilds a trial's model without the data.
-SHAPE_ATTR = "data_shape"
-#: Parts of a stored config that must match when the study is continued.
-_FIXED = ("space", "dataset", "budget")
+__all__ = ["Study"]
+
+#: What ``data=`` takes: a DataConfig, a built-in dataset's name, or a user's ``load()``.
+DataLike = DataConfig | str | Callable[[], Any] | None
 
 
-def session_seed(seed: int | None, trials_before: int, worker: str | None = None) -> int | None:
-    """The sampler's seed for one process working on a study.
+class Study:
+    """A Frontier study: its config, and the ``optuna.Study`` in a storage that holds its trials.
 
-    A fresh study run by one process samples with the configured ``seed`` itself, so the run
-    is reproducible. A process that continues a study holding ``trials_before`` trials, or one
-    of several ``worker`` processes, gets a seed derived from all three: with the configured
-    seed unchanged it would draw the very candidates the earlier process (or the other
-    worker) already drew. ``None`` (unseeded) stays ``None``.
+    ``Study(name, space=..., data=..., budget=..., n_trials=..., objectives=..., sampler=...,
+    storage=..., **fields)`` builds the :class:`StudyConfig` from Python:
+
+    - ``space``: a space object (``CNNSpace(max_depth=3, widths=[8, 16])``), a space name
+      (``"resnet"``), a :class:`SpaceConfig`, or a define-by-run builder
+      ``build(trial, input_shape, num_classes)`` (``SpaceConfig.builder(build, bits=[4, 8])``
+      adds knobs to it);
+    - ``data``: a :class:`DataConfig`, a built-in dataset name (``"digits"``), or a user's
+      ``load()`` function;
+    - ``sampler``: a :class:`SamplerConfig` or a sampler name (``"tpe"``);
+    - ``fields``: any other ``StudyConfig`` field (``seed``, ``device``, ``output_dir``,
+      ``constraints``, ``early_stopping``, ``distill``, ``transfer``, ``imports``).
+
+    Nothing is written until the study is used: :attr:`optuna` creates it in ``storage``
+    (default ``sqlite:///runs/frontier.db``), or loads it when it exists with the same config.
     """
-    if seed is None or (trials_before == 0 and worker is None):
-        return seed
-    digest = hashlib.sha256(f"{seed}:{trials_before}:{worker or ''}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
+
+    def __init__(self, name: str, *, space: Any = None, data: DataLike = None,
+                 budget: Budget | None = None, n_trials: int | None = None,
+                 objectives: Sequence[str] | None = None,
+                 sampler: SamplerConfig | str | None = None, storage: str | None = None,
+                 **fields: Any) -> None:
+        given: dict[str, Any] = {
+            "budget": budget, "n_trials": n_trials, "storage": storage,
+            "objectives": tuple(objectives) if objectives is not None else None,
+            "sampler": SamplerConfig(sampler) if isinstance(sampler, str) else sampler,
+            "imports": tuple(fields.pop("imports")) if "imports" in fields else None,
+        }
+        config = StudyConfig(name=name, space=_space_config(space), dataset=_data_config(data),
+                             **{k: v for k, v in given.items() if v is not None}, **fields)
+        self._setup(config, storage)
+
+    def _setup(self, config: StudyConfig, storage: str | None,
+               study: optuna.Study | None = None) -> None:
+        self._config = config
+        self._storage = storage or config.storage or DEFAULT_STORAGE
+        self._study = study
+
+    @classmethod
+    def from_config(cls, config: StudyConfig, storage: str | None = None) -> Study:
+        """The study of ``config`` (``storage``: instead of ``config.storage``)."""
+        made = cls.__new__(cls)
+        made._setup(config, storage)
+        return made
+
+    @classmethod
+    def from_toml(cls, path: str | Path, storage: str | None = None) -> Study:
+        """The study of a TOML study file (see ``load_config``)."""
+        return cls.from_config(load_config(path), storage)
+
+    @classmethod
+    def load(cls, name: str, storage: str = DEFAULT_STORAGE) -> Study:
+        """A study stored in ``storage``, with the config stored on it (no file needed)."""
+        study, config = load_existing(storage, name)
+        made = cls.__new__(cls)
+        made._setup(config, storage, study)
+        return made
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}, storage={redact(self.storage)!r})"
+
+    @property
+    def name(self) -> str:
+        """The study's name in its storage."""
+        return self._config.name
+
+    @property
+    def config(self) -> StudyConfig:
+        """The :class:`StudyConfig`; ``config.to_toml()`` is the study file that reproduces it."""
+        return self._config
+
+    @property
+    def storage(self) -> str:
+        """The storage URL the study lives in."""
+        return self._storage
+
+    @property
+    def optuna(self) -> optuna.Study:
+        """The plain ``optuna.Study`` underneath, created or loaded on first use."""
+        if self._study is None:
+            self._study = create_or_load(self._config, self._storage)
+        return self._study
+
+    def optimize(self, n_trials: int | None = None, *, timeout: float | None = None,
+                 callbacks: list[Callback] | None = None, log: str = DEFAULT_LOG) -> int:
+        """Run trials until the study holds ``n_trials`` finished ones (default: the config's
+        ``n_trials``): a target, never overshot, so a second call continues the study.
+        ``timeout``: seconds after which no trial starts; ``callbacks``: Optuna callbacks
+        ``(study, trial)``; ``log``: ``"bar"``, ``"quiet"`` or ``"jsonl"``. Returns the number
+        of finished trials. As in the CLI, the data and a user builder are checked before a new
+        study is written, and Optuna's own log lines are held back."""
+        data, space = prepare(self._config) if self._study is None else (None, None)
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        try:
+            return run_study(self.optuna, self._config, n_trials=n_trials, timeout=timeout,
+                             callbacks=callbacks, log=log, data=data, space=space)
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+
+    def front(self) -> pd.DataFrame:
+        """The Pareto front, one row per trial (the columns of ``pareto.csv``)."""
+        return front_frame(self.optuna)
+
+    def trials(self) -> pd.DataFrame:
+        """Every trial with its state, metrics, parameters and failure reason."""
+        return trials_frame(self.optuna)
+
+    def write_outputs(self, out_dir: str | Path | None = None) -> dict[str, Path]:
+        """``pareto.csv``, ``pareto.json``, ``trials.csv`` and ``pareto.html`` in ``out_dir``
+        (default: the config's ``out_dir``); returns their paths."""
+        return write_outputs(self.optuna, self._config.out_dir if out_dir is None else out_dir)
+
+    def export(self, trial: int | FrozenTrial, out_dir: str | Path, *, onnx: bool = False,
+               int8: bool = False) -> Exported:
+        """Write the model folder of a COMPLETE ``trial`` (its number, or the trial) to
+        ``out_dir``, with ``onnx`` its ONNX model, with ``int8`` also its int8 ONNX model; see
+        ``search.results.model_folder.export_trial``, whose ``Exported`` it returns."""
+        # torch.export and ONNX: only when exporting
+        from search.results.model_folder import export_trial
+
+        number = trial.number if isinstance(trial, FrozenTrial) else trial
+        return export_trial(self.optuna, number, out_dir, self._config, onnx=onnx, int8=int8)
 
 
-def _sampler(cfg: StudyConfig, trials_before: int = 0,
-             worker: str | None = None) -> optuna.samplers.BaseSampler:
-    seed = session_seed(cfg.sampler.seed, trials_before, worker)
-    return make_sampler(cfg.sampler.name, seed, cfg.sampler.population_size)
+def _space_config(space: Any) -> SpaceConfig:
+    """A ``space=`` argument as the SpaceConfig a study stores."""
+    if space is None:
+        return SpaceConfig()
+    if isinstance(space, SpaceConfig):
+        return space
+    if isinstance(space, str):
+        return SpaceConfig(space)
+    if hasattr(space, "sample") and hasattr(space, "build"):
+        if isinstance(space, type):
+            return SpaceConfig(getattr(space, "name"))  # noqa: B009  (a class attribute)
+        options = as_space(space).options
+        if not isinstance(options, dict):
+            raise TypeError(f"space: {type(space).__name__} keeps no .options dict; pass "
+                            f"SpaceConfig({space.name!r}, options) instead")
+        return SpaceConfig(space.name, dict(options))
+    if callable(space):
+        return SpaceConfig.builder(space)
+    raise TypeError(f"space: expected a space, a space name, a SpaceConfig or a builder "
+                    f"function, got {space!r}")
 
 
-def _trial_count(storage: optuna.storages.BaseStorage, name: str) -> int:
-    return storage.get_n_trials(storage.get_study_id_from_name(name))
-
-
-def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
-    """Names of the studies held by ``storage``."""
-    return [s.study_name for s in storage.get_all_studies()]
-
-
-def create_or_load(cfg: StudyConfig, storage_url: str | None = None, *,
-                   worker: str | None = None) -> optuna.Study:
-    """Create ``cfg.name`` in the storage, or load it when it exists and its config agrees.
-
-    Processes that share the study at the same time each pass their own ``worker`` name
-    (e.g. :func:`search.storage.reaper.worker_id`), so that their samplers draw different candidates
-    (see :func:`session_seed`).
-    """
-    url = storage_url or cfg.storage or DEFAULT_STORAGE
-    storage = open_storage(url)
-    if cfg.name in study_names(storage):
-        sampler = _sampler(cfg, _trial_count(storage, cfg.name), worker)
-        study = optuna.load_study(study_name=cfg.name, storage=storage, sampler=sampler)
-        _check_same(cfg, study, url)
-        return study
-    study = optuna.create_study(study_name=cfg.name, storage=storage,
-                                sampler=_sampler(cfg, 0, worker),
-                                directions=list(cfg.directions),  # type: ignore[arg-type]
-                                load_if_exists=True)
-    if CONFIG_ATTR not in study.user_attrs:
-        study.set_user_attr(CONFIG_ATTR, cfg.to_dict())
-    else:
-        _check_same(cfg, study, url)
-    return study
-
-
-def load_existing(storage_url: str, name: str, *,
-                  worker: str | None = None) -> tuple[optuna.Study, StudyConfig]:
-    """Load a study that must already exist, with the config stored on it (``worker``: as in
-    :func:`create_or_load`)."""
-    storage = open_storage(storage_url, create=False)
-    if name not in study_names(storage):
-        raise StorageError(f"study: no study named {name!r} in {redact(storage_url)}; "
-                           f"`frontier ls --storage URL` lists the studies there")
-    plain = optuna.load_study(study_name=name, storage=storage)
-    cfg = stored_config(plain)
-    sampler = _sampler(cfg, _trial_count(storage, name), worker)
-    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-    return study, cfg
-
-
-def stored_config(study: optuna.Study) -> StudyConfig:
-    """The StudyConfig stored on ``study`` when it was created, as stored: nothing is
-    imported and no file is looked at (``search.run.check_runnable`` checks that it can run)."""
-    data: dict[str, Any] | None = study.user_attrs.get(CONFIG_ATTR)
+def _data_config(data: DataLike) -> DataConfig:
+    """A ``data=`` argument as a DataConfig."""
     if data is None:
-        raise StorageError(f"study: {study.study_name!r} was not created by Frontier (it has "
-                           "no stored config); use `frontier run CONFIG.toml` for a new study")
-    return StudyConfig.from_dict(data, source=f"stored config of {study.study_name!r}",
-                                 stored=True)
-
-
-def remember_shape(study: optuna.Study, input_shape: tuple[int, ...], num_classes: int) -> None:
-    """Record the shape of one input and the model's output width on ``study`` (once: the
-    first process to run it)."""
-    if SHAPE_ATTR not in study.user_attrs:
-        study.set_user_attr(SHAPE_ATTR, {"input_shape": list(input_shape),
-                                         "num_classes": int(num_classes)})
-
-
-def stored_shape(study: optuna.Study) -> tuple[tuple[int, ...], int] | None:
-    """``(input_shape, num_classes)`` recorded by :func:`remember_shape`; None for a study that
-    has not run yet (or ran before Frontier recorded them)."""
-    value = study.user_attrs.get(SHAPE_ATTR)
-    if not value:
-        return None
-    return tuple(int(n) for n in value["input_shape"]), int(value["num_classes"])
-
-
-def _check_same(cfg: StudyConfig, study: optuna.Study, url: str) -> None:
-    stored = study.user_attrs.get(CONFIG_ATTR)
-    directions = [d.name.lower() for d in study.directions]
-    if directions != cfg.directions or (
-        stored and stored["study"]["objectives"] != list(cfg.objectives)
-    ):
-        have = stored["study"]["objectives"] if stored else directions
-        raise ConfigError(
-            f"study.objectives: study {cfg.name!r} in {redact(url)} was created with "
-            f"objectives {have}, not {list(cfg.objectives)}; use the stored objectives or a "
-            "new study name"
-        )
-    if stored is None:
-        return
-    mine = cfg.to_dict()
-    # Options added to a section after a study was stored take their defaults, so such a study
-    # still continues unchanged.
-    defaults = StudyConfig(name=cfg.name).to_dict()
-    for section in _FIXED:
-        old = {**defaults[section], **stored[section]} if section != "space" else stored[section]
-        if old != mine[section]:
-            key = next((k for k in sorted(set(old) | set(mine[section]))
-                        if old.get(k) != mine[section].get(k)), section)
-            raise ConfigError(
-                f"{section}.{key}: study {cfg.name!r} in {redact(url)} was created with "
-                f"{section}.{key} = {old.get(key)!r}, not "
-                f"{mine[section].get(key)!r}; continue it unchanged (`frontier resume`) or use "
-                "a new study name"
-            )
+        return DataConfig()
+    if isinstance(data, DataConfig):
+        return data
+    if isinstance(data, str):
+        return DataConfig(source=data) if ":" in data else DataConfig(name=data)
+    if callable(data):
+        return DataConfig(source=data)  # type: ignore[arg-type]  # stored as its import string
+    raise TypeError(f"data: expected a DataConfig, a dataset name or a load() function, got "
+                    f"{data!r}")

@@ -24,7 +24,7 @@ from transformers import AutoConfig, AutoModel, BertConfig, PreTrainedModel
 from transformers.models.bert.modeling_bert import BertLayer
 
 from spaces.layers import keep_count
-from spaces.transformer import token_shape
+from spaces.patches import token_shape
 
 __all__ = ["FrontierEncoder", "FrontierEncoderConfig"]
 

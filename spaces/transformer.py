@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +23,11 @@ from torch import nn
 from spaces.domain import Choice, domain_values, suggest
 from spaces.knobs import Knobs
 from spaces.options import count_range, int_choices, parse_options
+from spaces.patches import token_shape
 from spaces.space import Space, register_space
 from spaces.spec import CompressSpec, TrainSpec
 
-__all__ = ["TransformerSpace", "TransformerSpec", "token_shape"]
+__all__ = ["TransformerSpace", "TransformerSpec"]
 
 _OPTIONS = ("min_depth", "max_depth", "hidden_sizes", "heads", "intermediate_sizes", "patches")
 
@@ -43,23 +43,6 @@ class TransformerSpec:
     patch: int
     compress: CompressSpec = field(default_factory=CompressSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
-
-
-def token_shape(input_shape: Sequence[int], patch: int) -> tuple[int, int]:
-    """(tokens, features per token) of an input cut into patches; ValueError naming
-    ``space.patches`` when ``patch`` does not divide a length (or the input is not 1-D/2-D)."""
-    shape = list(input_shape)
-    if len(shape) == 1:
-        shape = [1, *shape]
-    if len(shape) not in (2, 3):
-        raise ValueError(f"transformer: input_shape must be (L,), (C, L) or (C, H, W), got "
-                         f"{tuple(input_shape)}")
-    channels, *lengths = shape
-    if patch < 1 or any(n % patch for n in lengths):
-        what = "steps" if len(lengths) == 1 else "pixels"
-        raise ValueError(f"space.patches: patch {patch} does not divide the input's "
-                         f"{'x'.join(map(str, lengths))} {what}; choose patches that divide it")
-    return math.prod(n // patch for n in lengths), channels * patch ** len(lengths)
 
 
 def missing_transformers() -> bool:

@@ -20,6 +20,7 @@ from objectives.data.augment import augment_fn
 from objectives.data.batches import batches
 from objectives.oneshot.supernet import SuperCNN
 from objectives.train import NonFiniteLossError, make_scheduler
+from spaces.cnn import CNNSpec
 
 __all__ = ["train_supernet"]
 
@@ -42,15 +43,7 @@ def train_supernet(
     Deterministic under ``seed``. The data must be in memory, the loss cross-entropy.
 
     Raises NonFiniteLossError when an epoch's loss is NaN or infinite."""
-    split = data.train
-    if not isinstance(split, Split):
-        raise ValueError("one-shot mode needs the data in memory (a streamed dataset was "
-                         "given); load it in memory or search without one-shot mode")
-    if data.loss != "cross_entropy":
-        raise ValueError(f"dataset.loss: one-shot mode distils class logits and needs loss = "
-                         f"\"cross_entropy\", got {data.loss!r}")
-    if random_subnets < 0:
-        raise ValueError(f"random_subnets must be >= 0, got {random_subnets}")
+    split = _checked_split(data, random_subnets)
     if epochs <= 0:
         return []
     device = split.x.device
@@ -74,21 +67,9 @@ def train_supernet(
                 x = augment(x, generator)
             students = [smallest, *(net.sample(generator) for _ in range(random_subnets))]
             optimizer.zero_grad(set_to_none=True)
-            with _autocast(amp):
-                logits = net(x, largest)
-            loss = F.cross_entropy(logits.float(), y)
-            loss.backward()  # each backward frees its graph: memory of one sub-network
-            soft = logits.detach().float().softmax(dim=1)
-            step_loss = loss.detach()
-            for spec in students:
-                with _autocast(amp):
-                    student = net(x, spec)
-                kd = F.kl_div(F.log_softmax(student.float(), dim=1), soft, reduction="batchmean")
-                kd.backward()
-                step_loss = step_loss + kd.detach()
+            total += _sandwich(net, x, y, largest, students, amp)
             optimizer.step()
             scheduler.step()
-            total += step_loss
         mean_loss = float(total) / steps
         if not math.isfinite(mean_loss):
             raise NonFiniteLossError(f"supernet loss became {mean_loss} in epoch {epoch}")
@@ -97,6 +78,40 @@ def train_supernet(
             on_epoch(epoch, mean_loss)
             net.train()  # the callback may have evaluated the supernet
     return losses
+
+
+def _checked_split(data: TensorData, random_subnets: int) -> Split:
+    """The in-memory training split; ValueError unless the data is in memory, its loss is
+    cross-entropy and ``random_subnets`` >= 0."""
+    split = data.train
+    if not isinstance(split, Split):
+        raise ValueError("one-shot mode needs the data in memory (a streamed dataset was "
+                         "given); load it in memory or search without one-shot mode")
+    if data.loss != "cross_entropy":
+        raise ValueError(f"dataset.loss: one-shot mode distils class logits and needs loss = "
+                         f"\"cross_entropy\", got {data.loss!r}")
+    if random_subnets < 0:
+        raise ValueError(f"random_subnets must be >= 0, got {random_subnets}")
+    return split
+
+
+def _sandwich(net: SuperCNN, x: torch.Tensor, y: torch.Tensor, largest: CNNSpec,
+              students: list[CNNSpec], amp: bool) -> torch.Tensor:
+    """One step's gradients (added to the parameters' ``grad``): the largest sub-network on the
+    labels, each student on the largest's detached soft predictions; returns the step's loss."""
+    with _autocast(amp):
+        logits = net(x, largest)
+    loss = F.cross_entropy(logits.float(), y)
+    loss.backward()  # each backward frees its graph: memory of one sub-network
+    soft = logits.detach().float().softmax(dim=1)
+    step_loss = loss.detach()
+    for spec in students:
+        with _autocast(amp):
+            student = net(x, spec)
+        kd = F.kl_div(F.log_softmax(student.float(), dim=1), soft, reduction="batchmean")
+        kd.backward()
+        step_loss = step_loss + kd.detach()
+    return step_loss
 
 
 def _autocast(enabled: bool) -> contextlib.AbstractContextManager[object]:

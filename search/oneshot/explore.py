@@ -30,20 +30,15 @@ from objectives.data import TensorData
 from objectives.oneshot import SuperCNN
 from objectives.pipeline import evaluate
 from search.config import StudyConfig
-from search.objective import METRICS_ATTR, SPEC_ATTR
+from search.keys import ENQUEUED_ATTR, ESTIMATE_ATTR, METRICS_ATTR, SECONDS_ATTR, SPEC_ATTR
 from search.results.pareto import hv_point, points_hypervolume
 from search.samplers import make_sampler
 from spaces.cnn import CNNSpace
 from spaces.space import spec_json
 
-__all__ = ["ENQUEUED_ATTR", "ESTIMATE_ATTR", "EXPLORE_SUFFIX", "choose", "explore", "hv_order"]
+__all__ = ["EXPLORE_SUFFIX", "choose", "explore", "hv_order"]
 
 EXPLORE_SUFFIX = ":supernet"
-#: Study attribute set once the chosen candidates are enqueued (how many).
-ENQUEUED_ATTR = "oneshot_enqueued"
-#: Trial attribute of a fine-tuned candidate: its supernet estimate.
-ESTIMATE_ATTR = "supernet"
-SECONDS_ATTR = "estimate_seconds"
 
 
 def explore(study: optuna.Study, cfg: StudyConfig, space: CNNSpace, data: TensorData,

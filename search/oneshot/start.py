@@ -8,8 +8,6 @@ others wait and reuse it. It returns how a trial's model inherits its weights.
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
 
 import optuna
@@ -20,8 +18,10 @@ from objectives.data import TensorData
 from objectives.data.batches import first_inputs
 from search.config import StudyConfig
 from search.errors import ConfigError
-from search.oneshot.explore import ENQUEUED_ATTR, enqueue_chosen, explore
+from search.keys import ENQUEUED_ATTR
+from search.oneshot.explore import enqueue_chosen, explore
 from search.oneshot.store import load_or_train
+from search.progress import DEFAULT_LOG, phase_printer
 from search.storage.claim import claim_for
 from search.storage.workers import threads_per_worker
 from spaces.cnn import CNNSpace
@@ -34,22 +34,14 @@ __all__ = ["Inherit", "start_oneshot"]
 Inherit = Callable[[Spec], Callable[[nn.Module], None]]
 
 
-def _logger(mode: str) -> Callable[[str], None]:
-    if mode == "quiet":
-        return lambda _: None
-    if mode == "jsonl":
-        return lambda text: print(json.dumps({"event": "oneshot", "message": text}), flush=True)
-    return lambda text: print(text, file=sys.stderr, flush=True)
-
-
 def start_oneshot(study: optuna.Study, cfg: StudyConfig, space: Space, data: TensorData,
-                  log_mode: str = "bar") -> Inherit:
+                  log_mode: str = DEFAULT_LOG) -> Inherit:
     """Make the study's one-shot phase happen once (supernet, exploration, chosen candidates
     enqueued) and return the weights inheritance of its trials."""
     if not isinstance(space, CNNSpace):
         raise ConfigError(f"study.mode: one-shot mode supports the cnn space, not "
                           f"{type(space).__name__}")
-    log = _logger(log_mode)
+    log = phase_printer(log_mode)
     calibration = first_inputs(data.train, cfg.oneshot.calibration).to(data.device)
     claim = claim_for(study)
     claim.acquire()

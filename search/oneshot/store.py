@@ -21,12 +21,11 @@ from objectives.data import TensorData
 from objectives.oneshot import SuperCNN, train_supernet
 from search.config import StudyConfig
 from search.errors import StorageError
+from search.keys import SUPERNET_ATTR
 from search.storage.artifacts import artifact_store, store_places
 from spaces.cnn import CNNSpace
 
-__all__ = ["SUPERNET_ATTR", "load_or_train"]
-
-SUPERNET_ATTR = "oneshot_supernet"
+__all__ = ["load_or_train"]
 
 
 def _download(study: optuna.Study, cfg: StudyConfig, artifact_id: str, path: Path) -> None:

@@ -20,8 +20,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from objectives.task import metric_name
-from search.objective import METRICS_ATTR
-from search.study import CONFIG_ATTR
+from search.keys import CONFIG_ATTR, METRICS_ATTR
 
 __all__ = [
     "ALWAYS",

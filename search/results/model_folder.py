@@ -19,7 +19,7 @@ A model folder holds:
 
 Exporting needs the storage, the trial's stored weights and (for a user's builder or a
 registered space) the user's code, not the data: the input shape and number of classes were
-recorded on the study when it ran (``search.study.remember_shape``). Where the data can be
+recorded on the study when it ran (``search.storage.studies.remember_shape``). Where the data can be
 loaded, the rebuilt model's test accuracy is measured again and the example inputs are test
 inputs; where it cannot, the example is zeros of the recorded shape and the accuracy is not
 re-checked (:attr:`Exported.no_data` says why). ``int8`` needs the data: its calibration reads
@@ -49,13 +49,13 @@ from objectives.metrics import score, weight_bits
 from search.config import StudyConfig
 from search.config_io.user_code import import_modules
 from search.errors import ConfigError, DatasetError, FrontierError, StorageError, reraise_as
-from search.objective import METRICS_ATTR, SPEC_ATTR
+from search.keys import METRICS_ATTR, SPEC_ATTR, WEIGHTS_ATTR
 from search.results.deployment import INT8_FILES, ONNX_FILES, Deployed, write_onnx
 from search.results.huggingface import is_pretrained, load_pretrained, write_pretrained
 from search.results.untrusted import check_onnx, check_program
 from search.safe_files import check_out_dir, write_bytes, write_text
-from search.storage.artifacts import WEIGHTS_ATTR, load_state_dict, store_places
-from search.study import stored_config, stored_shape
+from search.storage.artifacts import load_state_dict, store_places
+from search.storage.studies import stored_config, stored_shape
 from spaces.space import create_space, load_spec
 from spaces.spec import Spec
 

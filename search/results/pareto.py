@@ -21,7 +21,7 @@ from optuna._hypervolume import compute_hypervolume
 from optuna.trial import FrozenTrial, TrialState
 
 from search.early_stop import state_name
-from search.objective import FAIL_REASON, METRICS_ATTR, SPEC_ATTR, STOP_REASON
+from search.keys import FAIL_REASON, METRICS_ATTR, SPEC_ATTR, STOP_REASON
 from search.results.columns import ALWAYS, Columns, metric_columns, metric_label, table_columns
 from search.safe_files import write_text
 

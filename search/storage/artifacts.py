@@ -18,14 +18,10 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_
 from torch import nn
 
 from objectives.compress.packing import is_packed, load_packed, save_packed
+from search.keys import ARTIFACTS_ATTR, WEIGHTS_ATTR
 
-__all__ = ["ARTIFACTS_ATTR", "WEIGHTS_ATTR", "artifact_store", "load_state_dict",
-           "remember_store", "save_weights", "store_places", "stored_out_dir"]
-
-WEIGHTS_ATTR = "weights_artifact"
-#: Study attribute: the absolute output folder whose ``artifacts/`` holds the trials' weights,
-#: so ``export`` finds them from any working folder.
-ARTIFACTS_ATTR = "artifacts_out_dir"
+__all__ = ["artifact_store", "load_state_dict", "remember_store", "save_weights", "store_places",
+           "stored_out_dir"]
 
 
 def remember_store(study: optuna.Study, out_dir: str | Path) -> None:

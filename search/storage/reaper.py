@@ -18,11 +18,9 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["RETRY_OF", "WORKER_ATTR", "reap_dead_trials", "retry_once", "worker_id"]
+from search.keys import FAIL_REASON, RETRY_OF, WORKER_ATTR
 
-WORKER_ATTR = "worker"
-RETRY_OF = "retry_of"
-_FAIL_REASON = "fail_reason"
+__all__ = ["reap_dead_trials", "retry_once", "worker_id"]
 
 
 def worker_id() -> str:
@@ -58,7 +56,7 @@ def reap_dead_trials(study: optuna.Study) -> list[int]:
         if owner_host != host or not pid.isdigit() or _alive(int(pid)):
             continue
         try:
-            storage.set_trial_user_attr(t._trial_id, _FAIL_REASON,
+            storage.set_trial_user_attr(t._trial_id, FAIL_REASON,
                                         f"worker {owner} died while running this trial")
             if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
                 continue

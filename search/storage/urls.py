@@ -18,7 +18,7 @@ import sqlalchemy
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
-from search.errors import StorageError
+from search.errors import StorageError, describe
 from search.storage.reaper import retry_once
 
 __all__ = ["DEFAULT_STORAGE", "HEARTBEAT_SECONDS", "open_storage", "redact"]
@@ -69,7 +69,7 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
             return JournalStorage(JournalFileBackend(str(path)))
         except Exception as err:  # KeyError, TypeError, AssertionError... of a foreign file
             raise StorageError(f"storage: {path} is not a readable Optuna journal "
-                               f"({type(err).__name__}: {err}); give the journal file a "
+                               f"({describe(err)}); give the journal file a "
                                "study wrote, or a new path") from None
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))

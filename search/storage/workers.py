@@ -15,8 +15,8 @@ from optuna.trial import TrialState
 from tqdm import tqdm
 
 from search.errors import StorageError
-from search.run import count_finished
-from search.storage.reaper import RETRY_OF, WORKER_ATTR
+from search.keys import FAIL_REASON, RETRY_OF, WORKER_ATTR
+from search.storage.studies import count_finished
 from search.storage.urls import normalize, redact
 
 __all__ = ["MLFLOW_ENV", "STORAGE_ENV", "WorkerExit", "check_multiprocess_storage", "gpu_envs",
@@ -147,7 +147,7 @@ def lost_trial(study: optuna.Study, pid: int) -> str:
     me = f"{socket.gethostname()}:{pid}"
     mine = [t for t in trials if t.user_attrs.get(WORKER_ATTR) == me and (
         t.state == TrialState.RUNNING
-        or (t.state == TrialState.FAIL and "died" in str(t.user_attrs.get("fail_reason", ""))))]
+        or (t.state == TrialState.FAIL and "died" in str(t.user_attrs.get(FAIL_REASON, ""))))]
     if not mine:
         return "it was running no trial"
     dead = mine[-1]

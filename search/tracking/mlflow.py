@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
+from search.errors import describe
+from search.keys import RUN_ATTR
+
 if TYPE_CHECKING:
     from search.config import StudyConfig
 
-__all__ = ["RUN_ATTR", "TRIAL_TAG", "MlflowLogger", "log_front_artifacts"]
+__all__ = ["TRIAL_TAG", "MlflowLogger", "log_front_artifacts"]
 
-#: Study user attribute: the id of the study's MLflow run.
-RUN_ATTR = "mlflow_run_id"
 TRIAL_TAG = "frontier.trial"
 _STATUS = {"COMPLETE": "FINISHED", "STOPPED": "KILLED", "FAIL": "FAILED"}
 
@@ -140,6 +141,6 @@ def log_front_artifacts(study: optuna.Study, cfg: StudyConfig, uri: str) -> int:
                 client.log_artifacts(runs[0].info.run_id, str(folder), artifact_path="model")
             logged += 1
     except Exception as err:
-        print(f"frontier: warning: mlflow logging failed: {type(err).__name__}: {err}; the "
+        print(f"frontier: warning: mlflow logging failed: {describe(err)}; the "
               "search goes on", file=sys.stderr)
     return logged

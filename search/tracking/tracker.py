@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import optuna
 from optuna.trial import TrialState
 
+from search.errors import describe
 from search.tracking.settings import Logging
 
 __all__ = ["Tracker", "TrialLogger", "make_tracker", "plain_params"]
@@ -78,7 +79,7 @@ class Tracker:
             except Exception as err:  # logging never fails a trial
                 self.loggers.remove(logger)
                 print(f"frontier: warning: {logger.name} logging failed: "
-                      f"{type(err).__name__}: {err}; the search goes on", file=sys.stderr)
+                      f"{describe(err)}; the search goes on", file=sys.stderr)
 
     def trial_start(self, trial: int, params: dict[str, Any]) -> None:
         """See :meth:`TrialLogger.trial_start`."""
@@ -138,6 +139,6 @@ def make_tracker(settings: Logging, study: optuna.Study, worker: str) -> Tracker
         try:
             tracker.loggers.append(make())
         except Exception as err:
-            print(f"frontier: warning: {name} logging failed: {type(err).__name__}: {err}; "
+            print(f"frontier: warning: {name} logging failed: {describe(err)}; "
                   "the search goes on", file=sys.stderr)
     return tracker

@@ -14,10 +14,9 @@ from pathlib import Path
 import optuna
 import plotly.graph_objects as go
 
-from search.objective import METRICS_ATTR, SPEC_ATTR
+from search.keys import CONFIG_ATTR, METRICS_ATTR, SPEC_ATTR
 from search.results.pareto import completed, front_trials, metric_label
 from search.safe_files import write_text
-from search.study import CONFIG_ATTR
 
 __all__ = ["pareto_figure", "write_html"]
 

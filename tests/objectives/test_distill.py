@@ -8,9 +8,9 @@ import torch.nn.functional as F
 
 from objectives.train import distill_loss
 from search.config import load_config
-from search.objective import TEACHER_ATTR
+from search.keys import TEACHER_ATTR
 from search.run import run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 from tests.conftest import ENV, tiny_toml
 
 DISTILL = """kd_weight = 0.5

@@ -8,9 +8,9 @@ from objectives.pipeline import Budget, evaluate
 from objectives.transfer import Transfer, load_matching
 from search.config import StudyConfig, load_config
 from search.errors import DatasetError
-from search.objective import TRANSFER_ATTR
+from search.keys import TRANSFER_ATTR
 from search.run import check_runnable, run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 from spaces import CNNSpec, create_space
 from tests.conftest import tiny_toml
 

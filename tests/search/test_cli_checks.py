@@ -24,9 +24,9 @@ from optuna.trial import TrialState
 import search.cli_commands
 import search.storage.workers
 from search.cli import main
+from search.keys import CONFIG_ATTR
 from search.storage.urls import open_storage
 from search.storage.workers import MLFLOW_ENV, STORAGE_ENV, WorkerExit, run_worker_processes
-from search.study import CONFIG_ATTR
 from tests.conftest import ENV, tiny_toml
 
 SECRET = "s3cr3t-pw"

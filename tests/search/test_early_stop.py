@@ -17,7 +17,7 @@ from search.config import Constraints, SamplerConfig, SpaceConfig, StudyConfig
 from search.early_stop import EarlyStopping, ParetoStopper, checkpoint_epochs
 from search.results.pareto import front_frame, trials_frame
 from search.run import run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 from tests.conftest import ENV
 
 OBJ = ("val_accuracy", "params")

@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 
 from objectives.pipeline import Measured
 from search.cli import main
-from search.objective import FAIL_REASON
+from search.keys import FAIL_REASON
 from search.storage.urls import redact
 from tests.conftest import tiny_toml
 

@@ -6,8 +6,8 @@ from optuna.trial import TrialState
 
 from search.config import StudyConfig
 from search.errors import FrontierError
-from search.run import count_finished, run_study
-from search.study import create_or_load
+from search.run import run_study
+from search.storage.studies import count_finished, create_or_load
 from tests.conftest import TINY
 
 

@@ -6,8 +6,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from search.early_stop import STOPPED_VALUES_ATTR
 from search.errors import FrontierError
+from search.keys import STOPPED_VALUES_ATTR
 from search.samplers import make_sampler, population_trials
 
 KEY = "NSGAIISampler:generation"

@@ -1,86 +1,172 @@
+"""``search.Study``: from TOML and from Python, optimize to a target (resumable, never over),
+the front, the outputs; ``StudyConfig.to_toml``; spaces built from keyword arguments."""
+
+from __future__ import annotations
+
 from pathlib import Path
+from typing import Any
 
 import optuna
+import pandas as pd
 import pytest
+from optuna.trial import TrialState
+from torch import nn
 
-from search.config import SamplerConfig, StudyConfig
-from search.errors import FrontierError
-from search.storage.urls import normalize, open_storage, redact
-from search.study import create_or_load, load_existing, session_seed
+from search import (
+    CNNSpace,
+    DataConfig,
+    FrontierError,
+    MLPSpace,
+    MobileNetSpace,
+    ResNetSpace,
+    SamplerConfig,
+    SpaceConfig,
+    Study,
+    StudyConfig,
+    create_space,
+    load_config,
+)
+from search.results.pareto import front_trials
+from search.storage.studies import FINISHED
+from spaces import ModelSpace
+from tests.conftest import TINY, tiny_toml
 
-
-def test_create_then_load_with_stored_config(workdir: Path) -> None:
-    cfg = StudyConfig(name="s1", n_trials=2)
-    study = create_or_load(cfg)
-    assert Path("runs/frontier.db").is_file()
-    again, stored = load_existing("sqlite:///runs/frontier.db", "s1")
-    assert again.study_name == study.study_name and stored == cfg
-
-
-def test_changed_objectives_are_refused(workdir: Path) -> None:
-    create_or_load(StudyConfig(name="s2"))
-    with pytest.raises(FrontierError, match=r"study.objectives: study 's2'.*created with"):
-        create_or_load(StudyConfig(name="s2", objectives=("val_accuracy", "size_bytes")))
-
-
-def test_changed_space_is_refused(workdir: Path) -> None:
-    from search.config import SpaceConfig
-
-    create_or_load(StudyConfig(name="s3"))
-    with pytest.raises(FrontierError, match=r"^space\.max_depth:"):
-        create_or_load(StudyConfig(name="s3", space=SpaceConfig("cnn", {"max_depth": 2})))
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
+QUIET = {"log": "quiet"}
 
 
-def test_missing_study_and_missing_file_create_nothing(workdir: Path) -> None:
-    with pytest.raises(FrontierError, match="does not exist"):
-        load_existing("sqlite:///runs/none.db", "x")
-    assert not Path("runs/none.db").exists()
-    create_or_load(StudyConfig(name="here"))
-    with pytest.raises(FrontierError, match="no study named 'gone'"):
-        load_existing("sqlite:///runs/frontier.db", "gone")
+def build(trial: optuna.Trial, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """A tiny define-by-run builder."""
+    hidden = trial.suggest_categorical("hidden", [4, 8])
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(),
+                         nn.Linear(hidden, num_classes))
 
 
-def test_storage_urls_and_redaction(workdir: Path) -> None:
-    assert normalize("x.db") == "sqlite:///x.db"
-    assert normalize("w/j.log") == "journal:///w/j.log"
-    assert redact("postgresql://bob:s3cret@db:5432/f") == "postgresql://bob:***@db:5432/f"
-    open_storage("j.log")
-    assert Path("j.log").exists()
-    with pytest.raises(FrontierError) as err:
-        open_storage("postgresql://bob:s3cret@127.0.0.1:1/none")
-    assert "s3cret" not in str(err.value) and "cannot open" in str(err.value)
-    with pytest.raises(FrontierError, match="not a storage URL"):
-        open_storage("ftp://x")
+def load() -> tuple[Any, Any]:
+    """A user's data: the digits as arrays."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return (d.images[:, None] / 16).astype("float32"), d.target
 
 
-def _draws(study: optuna.Study) -> list[tuple[tuple[str, object], ...]]:
-    return [tuple(sorted(t.params.items())) for t in study.trials]
+def _finished(study: Study) -> int:
+    return len(study.optuna.get_trials(states=FINISHED))
 
 
-def test_a_resumed_study_does_not_draw_its_candidates_again(workdir: Path, tiny_budget) -> None:
-    # A process that continues a seeded study must not restart its sampler at the seed: it
-    # would draw the candidates of the first session again (3 of these 6 trials did).
-    from search.run import run_study
+def test_a_toml_study_optimizes_resumes_and_never_overshoots(workdir: Path) -> None:
+    (workdir / "s.toml").write_text(tiny_toml("tiny", n_trials=3))
+    study = Study.from_toml("s.toml")
+    assert study.optimize(**QUIET) == 3 and _finished(study) == 3
+    again = Study.from_toml("s.toml")  # another process would do the same
+    assert again.optimize(**QUIET) == 3 and len(again.optuna.trials) == 3  # at its target
+    assert again.optimize(5, **QUIET) == 5 and _finished(again) == 5  # a higher target
+    assert len(again.optuna.get_trials(states=(TrialState.RUNNING,))) == 0
+    front = again.front()
+    assert isinstance(front, pd.DataFrame) and not front.empty
+    assert list(front["trial"]) == [t.number for t in front_trials(again.optuna)]
+    assert {"val_accuracy", "params", "spec"} <= set(front.columns)
+    assert len(again.trials()) == 5
+    paths = again.write_outputs()  # the config's out_dir: runs/tiny
+    assert {p.name for p in paths.values()} == {"pareto.csv", "pareto.json", "trials.csv",
+                                                "pareto.html"}
+    assert all(p.is_file() and p.resolve().parent == (workdir / "runs" / "tiny").resolve()
+               for p in paths.values())
+    other = again.write_outputs(workdir / "elsewhere")
+    assert all(p.parent == workdir / "elsewhere" for p in other.values())
 
-    cfg = StudyConfig(name="again", n_trials=3, seed=0, budget=tiny_budget,
-                      sampler=SamplerConfig(seed=0, population_size=6))
-    run_study(create_or_load(cfg), cfg, progress=False)
-    study, stored = load_existing("runs/frontier.db", "again")
-    run_study(study, stored, n_trials=6, progress=False)
-    draws = _draws(study)
-    assert len(draws) == 6 and len(set(draws)) == 6
+
+def test_a_python_study_with_keywords_then_loaded_and_exported(workdir: Path) -> None:
+    storage = f"sqlite:///{workdir / 's.db'}"
+    study = Study("py", space=CNNSpace(max_depth=2, widths=[4, 8], bits=[4, 32]), data="digits",
+                  budget=TINY, n_trials=2, sampler=SamplerConfig(population_size=4),
+                  storage=storage)
+    assert not (workdir / "s.db").exists()  # nothing written before the study is used
+    assert study.config.space == SpaceConfig("cnn", {"max_depth": 2, "widths": [4, 8],
+                                                     "bits": [4, 32]})
+    assert study.optimize(**QUIET) == 2
+    assert isinstance(study.optuna, optuna.Study) and study.optuna.study_name == "py"
+    loaded = Study.load("py", storage=storage)
+    assert loaded.config.to_dict() == study.config.to_dict() and loaded.storage == storage
+    assert list(loaded.front()["trial"]) == list(study.front()["trial"])
+    best = loaded.optuna.best_trials[0]
+    done = loaded.export(best, workdir / "model")
+    assert done.trial == best.number and (workdir / "model" / "spec.json").is_file()
 
 
-@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
-def test_a_fresh_study_samples_with_its_seed_and_workers_apart(workdir: Path) -> None:
-    # One process on a fresh study keeps the configured seed (reproducible runs); workers
-    # joining a study at the same moment each get their own.
-    assert session_seed(7, 0) == 7 and session_seed(None, 5, "h:1") is None
-    assert len({session_seed(7, 0, "h:1"), session_seed(7, 0, "h:2"), session_seed(7, 3)}) == 3
-    cfg = StudyConfig(name="apart", sampler=SamplerConfig(seed=3, population_size=4))
-    create_or_load(cfg)
-    first = [create_or_load(cfg, worker=w).ask().suggest_float("x", 0, 1) for w in "ab"]
-    assert first[0] != first[1]
-    twins = [StudyConfig(name=n, sampler=SamplerConfig(seed=3, population_size=4)) for n in "cd"]
-    draws = [create_or_load(c).ask().suggest_float("x", 0, 1) for c in twins]
-    assert draws[0] == draws[1]
+def test_space_and_data_arguments(workdir: Path) -> None:
+    assert Study("a", space="mlp").config.space == SpaceConfig("mlp")
+    assert Study("a", space=MLPSpace).config.space == SpaceConfig("mlp")
+    from_fn = Study("a", space=build, data=load).config
+    assert from_fn.space == StudyConfig("a", space=SpaceConfig.builder(build)).space
+    assert from_fn.space.options["model"] == f"{Path(__file__).resolve()}:build"
+    assert from_fn.dataset.source == f"{Path(__file__).resolve()}:load"
+    knobs = Study("a", space=SpaceConfig.builder(build, bits=[4, 8])).config.space
+    assert knobs.options["bits"] == [4, 8]
+    assert Study("a", data="digits", sampler="tpe").config.sampler.name == "tpe"
+    assert Study("a", data=DataConfig(split_seed=3)).config.dataset.split_seed == 3
+    with pytest.raises(TypeError, match=r"^data: "):
+        Study("a", data=3)
+    with pytest.raises(TypeError, match=r"^space: "):
+        Study("a", space=3)
+    assert not (workdir / "runs").exists()
+
+
+def test_to_toml_reads_back_to_an_equal_config(workdir: Path) -> None:
+    cfg = StudyConfig(
+        name="round", n_trials=7, objectives=("val_accuracy", "size_bytes"),
+        space=SpaceConfig.builder(build, prune_ratio={"low": 0.0, "high": 0.8},
+                                  lr={"low": 1e-3, "high": 3e-2, "log": True}, bits=[4, 8, 32]),
+        dataset=DataConfig(source=load),  # type: ignore[arg-type]  # stored as its import string
+        budget=TINY, sampler=SamplerConfig("tpe", seed=3, population_size=4))
+    text = cfg.to_toml()
+    assert f'model = "{Path(__file__).resolve()}:build"' in text
+    assert "lr = { low = 0.001, high = 0.03, log = true }" in text
+    for unset in ("output_dir", "storage", "data_dir", "image_size", "[constraints]"):
+        assert unset not in text  # None fields (and a section of them) are left out
+    (workdir / "round.toml").write_text(text)
+    assert load_config(workdir / "round.toml") == cfg
+    unseeded = StudyConfig(name="u", sampler=SamplerConfig(seed=None))
+    with pytest.raises(FrontierError, match=r"^sampler\.seed: None has no TOML form"):
+        unseeded.to_toml()
+    with_storage = StudyConfig(name="s", storage="sqlite:///x.db", output_dir="out")
+    (workdir / "s.toml").write_text(with_storage.to_toml())
+    assert load_config(workdir / "s.toml") == with_storage
+    shipped = load_config(STUDIES / "digits_cnn.toml")
+    (workdir / "digits.toml").write_text(shipped.to_toml())
+    assert load_config(workdir / "digits.toml") == shipped
+
+
+OPTIONS: dict[type, dict[str, Any]] = {
+    CNNSpace: {"max_depth": 3, "widths": [8, 16], "bits": [4, 8], "lr": 0.01},
+    ResNetSpace: {"max_stages": 2, "blocks": [1], "strides": [1, [1, 2]], "stem_stride": 2},
+    MobileNetSpace: {"min_stages": 1, "max_stages": 2, "width_multiplier": {"low": 0.5,
+                                                                            "high": 1.0}},
+    MLPSpace: {"min_depth": 0, "widths": [16], "per_layer_prune": True},
+}
+
+
+@pytest.mark.parametrize("kind", list(OPTIONS), ids=lambda k: k.__name__)
+def test_spaces_take_keywords_and_keep_their_options(kind: type) -> None:
+    options = OPTIONS[kind]
+    by_keyword, by_mapping = kind(**options), create_space(kind.name, options)
+    assert vars(by_keyword) == vars(by_mapping) and by_keyword.options == options
+    first, *rest = options
+    mixed = kind({first: options[first]}, **{k: options[k] for k in rest})
+    assert vars(mixed) == vars(by_keyword)
+    assert SpaceConfig(by_keyword.name, by_keyword.options) == SpaceConfig(kind.name, options)
+
+
+def test_space_options_are_plain_data() -> None:
+    space = CNNSpace(widths=(8, 16), max_depth=2)  # tuples, as the stored study gives back lists
+    assert space.options == {"widths": [8, 16], "max_depth": 2}
+    with pytest.raises(ValueError, match=r"^space\.colour:"):
+        CNNSpace(colour="red")
+
+
+def test_a_model_space_takes_the_builder_itself(workdir: Path) -> None:
+    space = ModelSpace(model=build, bits=[4, 8])
+    ref = f"{Path(__file__).resolve()}:build"
+    assert space.options == {"model": ref, "bits": [4, 8]} and space.builder is build
+    assert vars(create_space("model", space.options)) == vars(space)
+    assert Study("m", space=space).config.space == SpaceConfig("model", space.options)

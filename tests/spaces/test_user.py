@@ -275,7 +275,7 @@ from torch import nn
 
 from search import SpaceConfig, StudyConfig
 from search.run import run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 from objectives.pipeline import Budget
 from spaces.cnn import CNNSpace
 from spaces.space import register_space

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 from objectives.pipeline import Budget
 from search.config import load_config
 from search.run import run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 from tests.conftest import ENV
 
 STUDIES = Path(__file__).resolve().parents[2] / "studies"

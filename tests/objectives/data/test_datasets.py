@@ -21,8 +21,9 @@ from objectives.data import DATASETS, DataConfig, check_dataset, load_dataset
 from objectives.data.datasets import CIFAR_FILES, read_cifar_batch
 from search.config import StudyConfig
 from search.errors import DatasetError, FrontierError
+from search.keys import CONFIG_ATTR
 from search.run import check_runnable
-from search.study import CONFIG_ATTR, create_or_load
+from search.storage.studies import create_or_load
 from tests.conftest import ENV
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -14,8 +14,9 @@ from optuna.trial import TrialState
 
 from search.cli import main
 from search.config import load_config
-from search.oneshot.explore import ESTIMATE_ATTR, EXPLORE_SUFFIX, choose, hv_order
-from search.oneshot.store import SUPERNET_ATTR, load_or_train
+from search.keys import ESTIMATE_ATTR, SUPERNET_ATTR
+from search.oneshot.explore import EXPLORE_SUFFIX, choose, hv_order
+from search.oneshot.store import load_or_train
 from search.run import prepare
 
 TOML = """

@@ -21,6 +21,7 @@ from objectives.metrics import accuracy
 from search.cli import main
 from search.config import StudyConfig
 from search.errors import DatasetError, FrontierError
+from search.keys import ARTIFACTS_ATTR, CONFIG_ATTR, SHAPE_ATTR
 from search.results.model_folder import (
     FILES,
     INT8_FILES,
@@ -30,8 +31,7 @@ from search.results.model_folder import (
     load,
     load_onnx,
 )
-from search.storage.artifacts import ARTIFACTS_ATTR
-from search.study import CONFIG_ATTR, SHAPE_ATTR, stored_config, stored_shape
+from search.storage.studies import stored_config, stored_shape
 from spaces import create_space, load_spec
 from tests.conftest import ENV, tiny_toml
 from tests.search.test_cli import cli

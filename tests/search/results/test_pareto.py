@@ -8,7 +8,7 @@ from search.config import SamplerConfig, SpaceConfig, StudyConfig
 from search.results.outputs import write_outputs
 from search.results.pareto import FRONT_COLUMNS, front_frame
 from search.run import run_study
-from search.study import create_or_load
+from search.storage.studies import create_or_load
 from tests.conftest import TINY
 
 

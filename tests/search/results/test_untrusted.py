@@ -16,7 +16,7 @@ import torch
 from search.errors import ConfigError, FrontierError
 from search.results.model_folder import export_trial, load, load_onnx, load_program
 from search.results.pareto import write_tables
-from search.study import stored_config
+from search.storage.studies import stored_config
 from tests.conftest import tiny_toml
 from tests.search.test_cli import cli
 

@@ -16,8 +16,8 @@ from objectives.pipeline import evaluate
 from search.config import SamplerConfig, SpaceConfig, StudyConfig
 from search.results.pareto import trials_frame
 from search.run import run_study
+from search.storage.studies import create_or_load
 from search.storage.urls import open_storage
-from search.study import create_or_load
 from spaces import create_space
 from tests.conftest import TINY
 

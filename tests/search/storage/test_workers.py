@@ -15,9 +15,9 @@ from optuna.trial import TrialState
 from objectives.pipeline import Budget
 from search.config import SamplerConfig, SpaceConfig, StudyConfig
 from search.errors import FrontierError
+from search.storage.studies import create_or_load
 from search.storage.urls import open_storage
 from search.storage.workers import check_multiprocess_storage
-from search.study import create_or_load
 from tests.conftest import ENV
 
 TARGET = 8
@@ -82,8 +82,8 @@ def _check(url: str, name: str, killed: int) -> None:
     retries = [t for t in complete if t.user_attrs.get("retry_of") == killed]
     assert len(retries) == 1 and retries[0].params == dead.params
     assert not [t for t in trials if t.state == TrialState.RUNNING]
-    # Each worker seeds its sampler apart (search.study.session_seed): with the study's seed
-    # in every worker, each one's first trial would be the same candidate.
+    # Each worker seeds its sampler apart (search.storage.studies.session_seed): with the
+    # study's seed in every worker, each one's first trial would be the same candidate.
     draws = _first_draws(trials)
     assert len(draws) == 3 and _distinct(draws)
 

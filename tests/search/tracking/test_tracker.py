@@ -11,7 +11,7 @@ import pytest
 
 from search import cli
 from search.config import StudyConfig, load_config
-from search.run import FINISHED
+from search.storage.studies import FINISHED
 from search.storage.urls import open_storage
 from search.tracking import Logging
 from search.tracking.tensorboard import TensorBoardLogger
