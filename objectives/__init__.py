@@ -1,5 +1,6 @@
 """How a candidate is judged: data (``objectives.data``), training, compression
-(``objectives.compress``: pruning and quantization), distillation and measurement, composed by
+(``objectives.compress``: pruning, low-rank factorisation and quantization as registered
+steps), distillation and measurement, composed by
 ``objectives.pipeline`` (build → train → compress → measure)."""
 
 from objectives.data import (
