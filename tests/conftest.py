@@ -12,6 +12,9 @@ from objectives.data import DataConfig, TensorData, load_dataset
 from objectives.pipeline import Budget
 
 TINY = Budget(epochs=2, finetune_epochs=1, qat_epochs=1, batch_size=64, latency_reps=2)
+ONE_EPOCH = Budget(epochs=1, finetune_epochs=1, qat_epochs=1, batch_size=64, latency_reps=2)
+#: The digits data's input shape and number of classes.
+DIGITS = ((1, 8, 8), 10)
 
 
 @pytest.fixture(scope="session")

@@ -30,10 +30,7 @@ from spaces.space import (
     register_space,
     spec_json,
 )
-from tests.conftest import TINY
-
-ONE_EPOCH = dataclasses.replace(TINY, epochs=1)
-DIGITS = ((1, 8, 8), 10)
+from tests.conftest import DIGITS, ONE_EPOCH
 
 
 def tiny_build(trial: optuna.Trial, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:

@@ -35,10 +35,7 @@ from spaces.cnn import CNNSpace, CNNSpec
 from spaces.mlp import MLPSpace
 from spaces.registry import Registry
 from spaces.space import SPACES, create_space, list_spaces, load_spec, register_space
-from tests.conftest import TINY
-
-ONE_EPOCH = dataclasses.replace(TINY, epochs=1)
-DIGITS = ((1, 8, 8), 10)
+from tests.conftest import DIGITS, ONE_EPOCH
 
 REGISTRIES: dict[str, tuple[Registry[Any], Callable[[], list[str]]]] = {
     "space": (SPACES, list_spaces),
