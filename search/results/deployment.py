@@ -12,6 +12,7 @@ written with ``search.safe_files`` (a symlink at a file's name is replaced, not 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,6 +53,8 @@ class Deployed:
     latency_ms: dict[int, float] = field(default_factory=dict)
     torch_latency_ms: dict[int, float] = field(default_factory=dict)
     calibration_inputs: int = 0
+    #: Whether the int8 weights were range-reduced to 7 bits (``deploy.int8.u8s8_saturates``).
+    reduce_range: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON and tables."""
@@ -104,15 +107,16 @@ def write_onnx(model: nn.Module, out: Path, input_shape: tuple[int, ...],
     write_bytes(out / ONNX_FILES[0], fp32)
     _write_json(out / ONNX_FILES[1], done[0])
     if int8 and data is not None:
-        from objectives.deploy.int8 import quantize_int8
+        from objectives.deploy.int8 import quantize_int8, u8s8_saturates
 
         calibration = first_inputs(data.train, CALIBRATION_INPUTS).cpu()
         with reraise_as(DatasetError, "--int8: "):  # int8 quantizes activations its own way
             acts = any(n.endswith("input_quant") for n, _ in model.named_modules())
             q = quantize_int8(to_onnx(model, example, act_quant=False) if acts else fp32,
                               calibration)
-        done.append(_measure(model, q, INT8_FILES[0], input_shape, split, metric, on_torch,
-                             len(calibration)))
+        done.append(dataclasses.replace(
+            _measure(model, q, INT8_FILES[0], input_shape, split, metric, on_torch,
+                     len(calibration)), reduce_range=u8s8_saturates()))
         write_bytes(out / INT8_FILES[0], q)
         _write_json(out / INT8_FILES[1], done[1])
     return done

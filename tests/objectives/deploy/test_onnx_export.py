@@ -20,7 +20,8 @@ import onnx
 
 from objectives.compress.quantize import attach, attach_act_quant
 from objectives.data import Split, TensorData
-from objectives.deploy.int8 import quantize_int8
+from objectives.deploy import int8 as int8_module
+from objectives.deploy.int8 import quantize_int8, u8s8_saturates
 from objectives.deploy.onnx_export import UnsupportedModel, to_onnx
 from objectives.deploy.runtime import (
     compare,
@@ -247,3 +248,21 @@ def test_importing_objectives_imports_no_onnx_package() -> None:
             "('onnx', 'onnxscript', 'onnxruntime')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("machine", "flags", "saturates"), [
+    ("x86_64", "flags\t: fpu sse2 avx2 fma", True),  # AVX2 alone: VPMADDUBSW saturates
+    ("x86_64", "flags\t: avx2 avx512f avx512_vnni", False),
+    ("x86_64", "flags\t: avx2 avx_vnni", False),
+    ("aarch64", "Features\t: fp asimd", False),
+])
+def test_weights_are_range_reduced_only_where_u8s8_saturates(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, machine: str, flags: str,
+        saturates: bool) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\n{flags}\n")
+    monkeypatch.setattr(int8_module.platform, "machine", lambda: machine)
+    real = Path
+    monkeypatch.setattr(int8_module, "Path",
+                        lambda p: info if p == "/proc/cpuinfo" else real(p))
+    assert u8s8_saturates() is saturates
