@@ -6,7 +6,7 @@
 # Registers the built-in steps. Within a stage steps run in registration order, so structured
 # pruning (Torch-Pruning names layers as built) comes before low-rank factorisation.
 # isort: off
-from objectives.compress import prune, structured, lowrank, quantize
+from objectives.compress import prune, depth, structured, lowrank, quantize
 # isort: on
 from objectives.compress.plan import (
     Plan,

@@ -178,6 +178,16 @@ def prune_structured(model: nn.Module, example_inputs: torch.Tensor,
     return [dataclasses.replace(g, after=_width(root)) for root, g in groups]
 
 
+def _existing(model: nn.Module, ratios: Mapping[str, float]) -> dict[str, float] | None:
+    """The per-layer ratios of the layers ``model`` still has (an earlier structure step, such
+    as depth trimming, may have removed some; empty: every named layer is gone, the remaining
+    groups keep their width); None where no per-layer ratio was given."""
+    if not ratios:
+        return None
+    layers = {n for n, m in model.named_modules() if isinstance(m, _LAYERS)}
+    return {n: r for n, r in ratios.items() if n in layers}
+
+
 @register_compressor("structured")
 class StructuredPruning(Compressor):
     """``method = "structured"``: :func:`prune_structured` traced on zeros of the input shape,
@@ -201,7 +211,8 @@ class StructuredPruning(Compressor):
             return
         first = next(model.parameters())
         example = torch.zeros((1, *ctx.input_shape), device=first.device, dtype=first.dtype)
-        prune_structured(model, example, dict(ctx.targets.ratios) or c.prune_ratio)
+        named = _existing(model, ctx.targets.ratios)
+        prune_structured(model, example, c.prune_ratio if named is None else named)
 
     def replay(self, model: nn.Module, c: CompressSpec, ctx: StepContext) -> None:
         self.apply(model, c, ctx)

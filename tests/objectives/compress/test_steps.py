@@ -27,6 +27,7 @@ ACTIVE = {
     "unstructured": CompressSpec(prune_ratio=0.5),
     "structured": CompressSpec(prune_ratio=0.5, method="structured"),
     "lowrank": CompressSpec(steps={"rank_ratio": 0.25}),
+    "depth": CompressSpec(steps={"drop_units": ["0.1.0"]}),  # block 1's conv keeps 8×4×4
     "quantization": CompressSpec(bits=4, act_bits=8),
 }
 SHAPE = (1, 8, 8)
@@ -43,7 +44,8 @@ def test_every_registered_step_has_an_example_and_runs_in_stage_order() -> None:
     assert set(list_compressors()) == set(ACTIVE)
     stages = [STAGES.index(COMPRESSORS[n].stage) for n in list_compressors()]
     assert stages == sorted(stages)
-    assert list_compressors().index("structured") < list_compressors().index("lowrank")
+    order = list_compressors()
+    assert order.index("depth") < order.index("structured") < order.index("lowrank")
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVE))
