@@ -1,10 +1,11 @@
-"""Compression of a trained model as pluggable steps (``objectives.compress.steps``): pruning
-(unstructured or structured), low-rank factorisation and quantization, planned per candidate by
-``objectives.compress.plan``, and the packed file of the compressed weights
-(``objectives.compress.packing``). Importing this package registers the built-in steps."""
+"""Compression of a trained model as pluggable steps (``objectives.compress.steps``): depth
+trimming, pruning (unstructured or structured), low-rank factorisation and quantization,
+planned per candidate by ``objectives.compress.plan``, and the packed file of the compressed
+weights (``objectives.compress.packing``). Importing this package registers the built-in steps."""
 
-# Registers the built-in steps. Within a stage steps run in registration order, so structured
-# pruning (Torch-Pruning names layers as built) comes before low-rank factorisation.
+# Registers the built-in steps. Within a stage steps run in registration order, so depth
+# trimming comes first (no later step works on a dropped unit), then structured pruning
+# (Torch-Pruning names layers as built), then low-rank factorisation.
 # isort: off
 from objectives.compress import prune, depth, structured, lowrank, quantize
 # isort: on
@@ -35,6 +36,7 @@ __all__ = [
     "apply_steps",
     "bake",
     "bits_by_layer",
+    "depth",
     "fake_quantize",
     "list_compressors",
     "lowrank",
