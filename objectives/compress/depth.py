@@ -122,8 +122,9 @@ def _check_named(model: nn.Module, named: Iterable[str], known: Sequence[str]) -
     names = [str(n) for n in named]
     for name in names:
         if not name or name not in modules:
+            hint = f"one of {list(known)}" if known else "see removable_units(model, inputs)"
             raise ValueError(f"drop_units: {name!r} is not a module of {type(model).__name__}; "
-                             f"name a module as in named_modules(), e.g. one of {list(known)}")
+                             f"name a module as in named_modules(): {hint}")
     return names
 
 
@@ -161,10 +162,9 @@ def drop_units(model: nn.Module, names: Iterable[str]) -> None:
     """Replace each module named in ``names`` by ``nn.Identity()`` in place (an item of a
     ``Sequential`` or ``ModuleList`` too); a name inside a unit already dropped is skipped.
     Raises ValueError naming a module that does not exist."""
-    modules = dict(model.named_modules())
-    wanted = _check_named(model, names, [])
+    order = {n: i for i, (n, _) in enumerate(model.named_modules())}
     dropped: list[str] = []
-    for name in sorted(set(wanted), key=list(modules).index):
+    for name in sorted(set(_check_named(model, names, ())), key=order.__getitem__):
         if any(name.startswith(d + ".") for d in dropped):
             continue
         parent, _, child = name.rpartition(".")
