@@ -10,11 +10,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from objectives.compress.depth import drop_units
 from objectives.compress.quantize import fake_quantize, planned_bits
 from objectives.compress.structured import prune_structured
 from objectives.data import TensorData
 from objectives.metrics import macs, nonzero_params, score, size_bytes
-from objectives.sensitivity.units import Unit, drop_units, prune_ratio
+from objectives.sensitivity.units import Unit, prune_ratio
 
 __all__ = ["COLUMNS", "compressed", "sensitivity"]
 

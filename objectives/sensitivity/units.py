@@ -23,7 +23,7 @@ from torch import nn
 from objectives.compress.structured import prune_structured
 from spaces.layers import PrunesItself, prunable_layers, ratio_targets
 
-__all__ = ["IDENTITY", "KINDS", "Unit", "drop_units", "prune_ratio", "units_of", "width_units"]
+__all__ = ["IDENTITY", "KINDS", "Unit", "prune_ratio", "units_of", "width_units"]
 
 #: Unit kinds, in the order :func:`units_of` lists them.
 KINDS = ("width", "bits", "depth")
@@ -118,16 +118,3 @@ def _with_identity(kind: str, values: list[float] | list[int]) -> tuple[float | 
     ident = IDENTITY[kind]
     out: list[float | int | bool] = list(dict.fromkeys(values))
     return tuple(out) if ident in out else (ident, *out)
-
-
-# TODO(depth): replace by objectives.compress.depth.drop_units once that module lands; this
-# local stand-in only swaps each named module for nn.Identity.
-def drop_units(model: nn.Module, names: Sequence[str]) -> nn.Module:
-    """Replace each module of ``model`` named in ``names`` by ``nn.Identity`` in place; returns
-    ``model``. (A stand-in for ``objectives.compress.depth.drop_units``.)"""
-    for name in names:
-        if not name:
-            raise ValueError("depth_units: the model itself cannot be dropped; name a submodule")
-        model.get_submodule(name)  # raises AttributeError naming a missing module
-        model.set_submodule(name, nn.Identity())
-    return model

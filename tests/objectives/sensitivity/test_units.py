@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from objectives.sensitivity import Unit, drop_units, units_of, width_units
+from objectives.sensitivity import Unit, units_of, width_units
 from tests.objectives.sensitivity.conftest import Net
 
 
@@ -55,9 +55,3 @@ def test_bad_units_name_the_field() -> None:
         Unit("depth", "b", (1,))
     with pytest.raises(ValueError, match="kind: unknown unit kind 'rank'"):
         Unit("rank", "a", (1.0,))
-
-
-def test_drop_units_replaces_the_module_by_identity() -> None:
-    model = drop_units(Net(), ["block"])
-    assert isinstance(model.block, nn.Identity)
-    assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
