@@ -28,8 +28,10 @@ def _existing(path: str, field: str, root: str | Path | None, *, folder: bool) -
     found = find_path(path, dirs)
     if not (found.is_dir() if folder else found.is_file()):
         what = "folder" if folder else "file"
-        raise ValueError(f"{field}: {path} is not a {what} (looked in {looked_in(path, dirs)}); "
-                         f"give the path of the {what} on this machine")
+        where = "" if Path(path).is_absolute() else f" (looked in {looked_in(path, dirs)})"
+        raise ValueError(f"{field}: {path} is not a {what}{where}; give the path of the {what} "
+                         "on this machine (a relative path is found next to the study file, "
+                         "then in the current folder)")
     return found
 
 
