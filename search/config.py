@@ -2,8 +2,9 @@
 
 Every problem is reported as a :class:`ConfigError` naming the field (``budget.epochs``) and
 the fix; nothing is executed, a config is data. Checking a config reads no data: whether a study
-can run on this machine (its dataset folder and files, its transfer checkpoint) is checked where
-it runs (``search.run.check_runnable``). A new config imports the user code it names, to store
+can run on this machine (its data, its transfer checkpoint, its ``[base]``) is checked where it
+runs (``search.run.check_runnable``, ``prepare``); the paths it names are made absolute (next to
+the study file, then the current folder). A new config imports the user code it names, to store
 it as import strings; a config read back from a study's storage (``from_dict(...,
 stored=True)``) imports nothing, so the read-only commands need only the storage.
 """
@@ -20,6 +21,7 @@ from objectives.data import CHECKS, DATASETS, DataConfig, check_dataset
 from objectives.distill import TEACHERS, Distill
 from objectives.pipeline import Budget
 from objectives.transfer import Transfer
+from search.config_io.compress_checks import compress_checks
 from search.config_io.files import read_toml
 from search.config_io.files_named import PATH_FIELDS, resolve_files
 from search.config_io.limits import check_limits
@@ -286,21 +288,7 @@ def _mode_checks(cfg: StudyConfig) -> list[tuple[bool, str, str]]:
         (cfg.mode != "one-shot" or not cfg.transfer.checkpoint, "transfer.checkpoint",
          "one-shot candidates start from the supernet's weights; remove it"),
         *((False, name, message) for name, message in cfg.oneshot.problems()),
-        *_base_checks(cfg),
-    ]
-
-
-def _base_checks(cfg: StudyConfig) -> list[tuple[bool, str, str]]:
-    """``(ok, field, message)`` for ``mode = "compress"`` and its ``[base]`` table."""
-    if cfg.mode != "compress":
-        return [(not cfg.base.is_set, "base", "[base] is read in mode = \"compress\" only; set "
-                 "mode = \"compress\" under [study], or remove [base]")]
-    return [
-        (cfg.base.is_set, "base", "mode = \"compress\" compresses a trained model; add a [base] "
-         "table naming it: model (a builder \"module:function\"), huggingface or export"),
-        (not cfg.transfer.checkpoint, "transfer.checkpoint", "compress candidates start from "
-         "the base's weights; remove it (the base's own checkpoint is [base] checkpoint)"),
-        *((False, name, message) for name, message in cfg.base.problems()),
+        *compress_checks(cfg),
     ]
 
 
