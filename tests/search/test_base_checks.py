@@ -200,3 +200,19 @@ def test_a_bad_base_in_a_real_process(tmp_path: Path) -> None:
     assert "1.weight (32, 64) in the file, (16, 64) in the model" in res.stderr
     assert sorted(p.name for p in work.iterdir()) == ["study"]
     shutil.rmtree(work)
+
+
+def test_from_python_a_builder_function_is_stored_as_its_import_string(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from objectives.base import BaseConfig
+    from objectives.pipeline import Budget
+    from spaces.locate import locate
+
+    path = _study(tmp_path, COMPRESS)
+    monkeypatch.chdir(path.parent)
+    build = locate("my_base.py:build_base", "test", [path.parent])
+    cfg = StudyConfig(name="x", mode="compress", budget=Budget(epochs=0),
+                      base=BaseConfig(model=build, checkpoint="base.pt"))
+    assert cfg.base.model == f"{path.parent.resolve() / 'my_base.py'}:build_base"
+    assert cfg.base.checkpoint == str(path.parent.resolve() / "base.pt")
+    assert StudyConfig.from_dict(cfg.to_dict(), stored=True) == cfg
