@@ -98,8 +98,14 @@ def check_base(cfg: BaseConfig, data: TensorData, *, root: str | Path | None = N
     """Everything about the base that can be checked before a study is written: it loads
     (:func:`load_base`), runs on the first training inputs of ``data``, and its output width
     is the data's number of classes, or ``transfer_epochs`` is set to replace the head. Raises
-    ValueError naming the field and the fix."""
+    ValueError naming the field and the fix; ``trim`` must name modules of the base."""
     model = load_base(cfg, data.input_shape, data.num_classes, root=root)
+    modules = [name for name, _ in model.named_modules() if name]
+    unknown = [name for name in cfg.trim if name not in modules]
+    if unknown:
+        raise ValueError(f"base.trim: the base has no module {unknown[0]!r}; name modules as "
+                         f"named_modules() spells them: {', '.join(modules[:6])}"
+                         f"{', ...' if len(modules) > 6 else ''}")
     field = f"base.{cfg.kind}"
     out = _logits(model, first_inputs(data.train, CHECK_ROWS), field)
     width = out.shape[-1]

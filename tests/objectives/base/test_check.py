@@ -42,3 +42,11 @@ def test_an_export_folder_is_a_base(model_folder: Path, digits: TensorData) -> N
         check_base(BaseConfig(export=str(model_folder.parent / "empty")), digits)
     with pytest.raises(ValueError, match=r"^base\.export: gone is not a folder"):
         check_base(BaseConfig(export="gone"), digits, root=model_folder)
+
+
+def test_trim_names_modules_of_the_base(base_dir: Path, digits: TensorData) -> None:
+    check_base(BaseConfig(model="my_base.py:build_base", trim=("2",)), digits, root=base_dir)
+    with pytest.raises(ValueError, match=r"^base\.trim: the base has no module 'layer3'; name "
+                       r"modules as named_modules\(\) spells them: 0, 1, 2, 3$"):
+        check_base(BaseConfig(model="my_base.py:build_base", trim=("2", "layer3")), digits,
+                   root=base_dir)
