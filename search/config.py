@@ -2,8 +2,9 @@
 
 Every problem is reported as a :class:`ConfigError` naming the field (``budget.epochs``) and
 the fix; nothing is executed, a config is data. Checking a config reads no data: whether a study
-can run on this machine (its dataset folder and files, its transfer checkpoint) is checked where
-it runs (``search.run.check_runnable``). A new config imports the user code it names, to store
+can run on this machine (its data, its transfer checkpoint, its ``[base]``) is checked where it
+runs (``search.run.check_runnable``, ``prepare``); the paths it names are made absolute (next to
+the study file, then the current folder). A new config imports the user code it names, to store
 it as import strings; a config read back from a study's storage (``from_dict(...,
 stored=True)``) imports nothing, so the read-only commands need only the storage.
 """
@@ -15,11 +16,14 @@ from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from objectives.base import BaseConfig
 from objectives.data import CHECKS, DATASETS, DataConfig, check_dataset
 from objectives.distill import TEACHERS, Distill
 from objectives.pipeline import Budget
 from objectives.transfer import Transfer
+from search.config_io.compress_checks import compress_checks
 from search.config_io.files import read_toml
+from search.config_io.files_named import PATH_FIELDS, resolve_files
 from search.config_io.limits import check_limits
 from search.config_io.ranges import range_checks
 from search.config_io.tables import typed_table
@@ -110,7 +114,9 @@ class StudyConfig:
     device: str = "cpu"
     output_dir: str | None = None
     objectives: tuple[str, ...] = ("val_accuracy", "params")
-    mode: str = "standard"  # or "one-shot": see [oneshot] (search.oneshot.settings)
+    #: "standard", "one-shot" (see [oneshot], search.oneshot.settings) or "compress" (candidates
+    #: derived from the trained model of [base], objectives.base)
+    mode: str = "standard"
     #: Modules imported before the config is checked, in every process (e.g. ones that
     #: ``@register_space`` a space); dotted names or ``.py`` paths, stored as in spaces.locate.
     imports: tuple[str, ...] = ()
@@ -124,6 +130,7 @@ class StudyConfig:
     transfer: Transfer = field(default_factory=Transfer)
     logging: Logging = field(default_factory=Logging)  # trackers; a resume may log elsewhere
     oneshot: OneShot = field(default_factory=OneShot)
+    base: BaseConfig = field(default_factory=BaseConfig)  # mode = "compress" only
     #: True for a config read back from a study (``search.storage.studies.stored_config``):
     #: its import strings stay as stored (canonical since the study was created), and no user
     #: code is imported and no user space built here; the run paths and ``export`` import what
@@ -154,7 +161,8 @@ class StudyConfig:
         study["objectives"] = list(self.objectives)
         study["imports"] = list(self.imports)
         return {"study": study, "space": {"name": self.space.name, **self.space.options},
-                **{name: dataclasses.asdict(getattr(self, name)) for name in _TABLES}}
+                **{name: dataclasses.asdict(getattr(self, name)) for name in _TABLES
+                   if name != "base" or self.base.is_set}}
 
     def to_toml(self) -> str:
         """The study file of this config: :func:`load_config` reads it back to an equal config.
@@ -203,6 +211,10 @@ class StudyConfig:
         kwargs["space"] = SpaceConfig(space_name, space)
         for name, kind in _TABLES.items():  # [dataset]: its table with user code resolved
             table = dataset if name == "dataset" else _table(data, name, source)
+            if not stored and name in PATH_FIELDS:  # paths next to the study file
+                with reraise_as(ConfigError, f"{source}: "):
+                    table = {**table, **resolve_files(
+                        name, table, [base_dir] if base_dir is not None else [])}
             kwargs[name] = kind(**typed_table(kind, table, name, source))
         try:
             return cls(**kwargs, stored=stored)
@@ -215,7 +227,7 @@ class StudyConfig:
 _TABLES: dict[str, type[Any]] = {
     "dataset": DataConfig, "budget": Budget, "sampler": SamplerConfig,
     "constraints": Constraints, "early_stopping": EarlyStopping, "distill": Distill,
-    "transfer": Transfer, "logging": Logging, "oneshot": OneShot}
+    "transfer": Transfer, "logging": Logging, "oneshot": OneShot, "base": BaseConfig}
 _SECTIONS = ("space", *_TABLES)
 
 
@@ -244,6 +256,11 @@ def _resolve_user_code(cfg: StudyConfig) -> None:
         object.__setattr__(cfg, "dataset", dataclasses.replace(cfg.dataset, **refs))
     if options != cfg.space.options:
         object.__setattr__(cfg, "space", SpaceConfig(cfg.space.name, options))
+    for name in PATH_FIELDS:  # relative paths from the current folder, the builder canonical
+        part = getattr(cfg, name)
+        changed = resolve_files(name, dataclasses.asdict(part), [])
+        if changed:
+            object.__setattr__(cfg, name, dataclasses.replace(part, **changed))
 
 
 def _validate(cfg: StudyConfig, stored: bool = False) -> None:
@@ -266,11 +283,12 @@ def _mode_checks(cfg: StudyConfig) -> list[tuple[bool, str, str]]:
         (cfg.device in ("cpu", "auto") or cfg.device.startswith("cuda"), "study.device",
          f"{cfg.device!r} is not a device; use 'cpu', 'cuda' or 'auto'"),
         (cfg.mode in MODES, "study.mode", f"{cfg.mode!r} is not one of {', '.join(MODES)}"),
-        (cfg.mode == "standard" or cfg.space.name == "cnn", "study.mode",
+        (cfg.mode != "one-shot" or cfg.space.name == "cnn", "study.mode",
          "one-shot mode supports the cnn space; use mode = \"standard\" for this one"),
-        (cfg.mode == "standard" or not cfg.transfer.checkpoint, "transfer.checkpoint",
+        (cfg.mode != "one-shot" or not cfg.transfer.checkpoint, "transfer.checkpoint",
          "one-shot candidates start from the supernet's weights; remove it"),
         *((False, name, message) for name, message in cfg.oneshot.problems()),
+        *compress_checks(cfg),
     ]
 
 

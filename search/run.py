@@ -21,10 +21,12 @@ import torch
 from optuna.storages import fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
+from objectives.base import check_base
 from objectives.data import TensorData, check_dataset, load_dataset, resolve_device
 from objectives.deploy import missing_packages
 from objectives.task import loss_fn, metric_fn
 from objectives.train import warm_up
+from objectives.transfer import read_state_dict
 from search.config import StudyConfig
 from search.config_io.user_code import import_modules
 from search.errors import (
@@ -61,10 +63,11 @@ def check_runnable(cfg: StudyConfig, *, with_data: bool = True,
     """Check, without reading any data, that the study ``cfg`` can run on this machine: its
     device is there; the modules of ``[study] imports`` and a user's loss and metric import;
     with ``with_data``, the dataset's folder and files are there (a user's data source
-    imports); the transfer checkpoint is a file. Only the commands that run trials (``run``,
-    ``resume``, ``worker``) check this; the read-only ones need only the storage. The folders
-    a run writes (``[study] output_dir``, which holds the trials' weights; ``out``, where
-    ``--out`` sends the outputs; the teacher cache and TensorBoard folder) can be written.
+    imports); the transfer checkpoint is a state dict (read weights-only). Only the commands
+    that run trials (``run``, ``resume``, ``worker``) check this; the read-only ones need only
+    the storage. The folders a run writes (``[study] output_dir``, which holds the trials'
+    weights; ``out``, where ``--out`` sends the outputs; the teacher cache and TensorBoard
+    folder) can be written.
     Raises ConfigError or DatasetError naming the field."""
     data = cfg.dataset
     check_out_dir(cfg.out_dir, "study.output_dir" if cfg.output_dir else
@@ -94,17 +97,18 @@ def check_runnable(cfg: StudyConfig, *, with_data: bool = True,
             check_dataset(data)
             if data.source is not None:
                 locate(data.source, "dataset.source")
-    if cfg.transfer.checkpoint and not Path(cfg.transfer.checkpoint).is_file():
-        raise DatasetError(f"transfer.checkpoint: {cfg.transfer.checkpoint} is not a file; "
-                           "give the path of a state dict saved on this machine")
+    if cfg.transfer.checkpoint:  # a state dict, not five failed trials later
+        with reraise_as(DatasetError):
+            read_state_dict(cfg.transfer.checkpoint, "transfer.checkpoint")
 
 
 def prepare(cfg: StudyConfig, data: TensorData | None = None, *,
             out: str | Path | None = None) -> tuple[TensorData, Space]:
     """Load the study's data (unless given) and its space, and check what can be checked before
     any trial runs (:func:`check_runnable`, with ``out``: the ``--out`` folder; the dataset
-    loads, a user builder builds a module). Raises DatasetError or ConfigError with one line
-    naming the problem."""
+    loads, a user builder builds a module; a ``[base]`` loads, runs on a batch of the data and
+    fits its classes: ``objectives.base.check_base``). Raises DatasetError or ConfigError with
+    one line naming the problem."""
     check_runnable(cfg, with_data=data is None, out=out)
     if data is None:
         with reraise_as(DatasetError):  # unreadable files or a dataset too big for the GPU
@@ -115,6 +119,8 @@ def prepare(cfg: StudyConfig, data: TensorData | None = None, *,
         if isinstance(space, ModelSpace):
             check_builder(space, data.input_shape, data.num_classes)
         space.check_input(data.input_shape, data.num_classes)  # e.g. patches that fit the input
+        if cfg.base.is_set:  # its paths are absolute: found next to the study file
+            check_base(cfg.base, data)
     return data, space
 
 

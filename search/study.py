@@ -54,7 +54,8 @@ class Study:
       ``load()`` function;
     - ``sampler``: a :class:`SamplerConfig` or a sampler name (``"tpe"``);
     - ``fields``: any other ``StudyConfig`` field (``seed``, ``device``, ``output_dir``,
-      ``constraints``, ``early_stopping``, ``distill``, ``transfer``, ``imports``).
+      ``constraints``, ``early_stopping``, ``distill``, ``transfer``, ``imports``, ``mode``,
+      ``base``: a ``objectives.base.BaseConfig`` for ``mode = "compress"``).
 
     Nothing is written until the study is used: :attr:`optuna` creates it in ``storage``
     (default ``sqlite:///runs/frontier.db``), or loads it when it exists with the same config.

@@ -10,6 +10,12 @@ from objectives.deploy.latency import BACKENDS
 __all__ = ["range_checks"]
 
 
+def _least_epochs(cfg: Any) -> int:
+    """Training epochs a candidate needs: none in ``mode = "compress"``, where candidates are
+    derived from the trained base (``budget.epochs`` then trains them further)."""
+    return 0 if cfg.mode == "compress" else 1
+
+
 def range_checks(cfg: Any) -> list[tuple[bool, str, str]]:
     """``(ok, field, message)`` for every bounded number of ``cfg`` (a StudyConfig): the
     study's checks raise ConfigError(f"{field}: {message}") for the first that is not ok."""
@@ -17,7 +23,8 @@ def range_checks(cfg: Any) -> list[tuple[bool, str, str]]:
         (cfg.n_trials >= 1, "study.n_trials", f"{cfg.n_trials} must be >= 1"),
         (len(cfg.objectives) >= 2, "study.objectives",
          "give at least two objectives, e.g. [\"val_accuracy\", \"params\"]"),
-        (cfg.budget.epochs >= 1, "budget.epochs", f"{cfg.budget.epochs} must be >= 1"),
+        (cfg.budget.epochs >= _least_epochs(cfg), "budget.epochs",
+         f"{cfg.budget.epochs} must be >= {_least_epochs(cfg)}"),
         (cfg.budget.finetune_epochs >= 0, "budget.finetune_epochs", "must be >= 0"),
         (cfg.budget.qat_epochs >= 0, "budget.qat_epochs", "must be >= 0"),
         (cfg.budget.batch_size >= 2, "budget.batch_size",

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 __all__ = ["MODES", "OneShot"]
 
-#: ``[study] mode``: train every candidate, or share one supernet's weights.
-MODES = ("standard", "one-shot")
+#: ``[study] mode``: train every candidate, share one supernet's weights, or derive every
+#: candidate from a trained base model (``[base]``, ``objectives.base``).
+MODES = ("standard", "one-shot", "compress")
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial, TrialState
 from torch import nn
 
-from objectives.compress.packing import is_packed, load_packed, pack
-from objectives.compress.plan import replay_steps
+from objectives.base.folder import load_folder, rebuild
+from objectives.compress.packing import pack
 from objectives.compress.quantize import planned_bits
 from objectives.data import DataConfig, TensorData, load_dataset
 from objectives.data.batches import first_inputs
@@ -56,16 +56,12 @@ from search.results.untrusted import check_onnx, check_program
 from search.safe_files import check_out_dir, write_bytes, write_text
 from search.storage.artifacts import load_state_dict, store_places
 from search.storage.studies import stored_config, stored_shape
-from spaces.space import create_space, load_spec
-from spaces.spec import Spec
 
 __all__ = ["FILES", "INT8_FILES", "ONNX_FILES", "Exported", "dataset_of", "export_trial", "load",
            "load_onnx", "load_program"]
 
 #: The files of a model folder.
 FILES = ("spec.json", "model.json", "weights.safetensors", "program.pt2", "metrics.json")
-#: What model folders written before the packed format hold instead of weights.safetensors.
-OLD_WEIGHTS = "state_dict.pt"
 
 
 @dataclass(frozen=True)
@@ -143,8 +139,8 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
     input_shape, num_classes = _shape(study, data, no_data)
     with reraise_as(ConfigError):  # the user's builder, or modules that register a space
         import_modules(cfg.imports)
-        model, _ = _build(t.user_attrs[SPEC_ATTR], cfg.space.name, cfg.space.options,
-                             input_shape, num_classes)
+        model, _ = rebuild(t.user_attrs[SPEC_ATTR], cfg.space.name, cfg.space.options,
+                           input_shape, num_classes)
     state = _weights(study, t, cfg, model.state_dict())
     model.load_state_dict(state)
     model.eval()
@@ -198,17 +194,6 @@ def _shape(study: optuna.Study, data: TensorData | None, no_data: str | None
     return data.input_shape, data.num_classes
 
 
-def _build(spec_text: str, space: str, options: dict[str, Any], input_shape: tuple[int, ...],
-           num_classes: int) -> tuple[nn.Module, Spec]:
-    name, spec = load_spec(spec_text)
-    if name != space:
-        raise FrontierError(f"spec.json: the spec is of space {name!r}, model.json says "
-                            f"{space!r}; re-export the trial")
-    model = create_space(space, options).build(spec, tuple(input_shape), num_classes)
-    # a structured trial's weights are smaller: give the fresh model their shapes and bits
-    return replay_steps(model, spec.compress, tuple(input_shape)), spec
-
-
 def _program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     return torch.export.export(model.cpu(), (example,), dynamic_shapes=({0: batch},))
@@ -229,22 +214,11 @@ def _file(model_dir: str | Path, name: str) -> Path:
 def load(model_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """The exported model, rebuilt from ``spec.json`` + ``model.json`` with the weights of
     ``weights.safetensors`` (bit-identical to the trial's; a folder written before the packed
-    format: ``state_dict.pt``, loaded with ``weights_only=True``), in eval mode."""
-    meta = json.loads(_file(model_dir, "model.json").read_text())
-    model, _ = _build(_file(model_dir, "spec.json").read_text(), meta["space"],
-                      meta.get("space_options", {}), tuple(meta["input_shape"]),
-                      int(meta["num_classes"]))
-    old = Path(model_dir) / OLD_WEIGHTS
-    if old.is_file() and not (Path(model_dir) / "weights.safetensors").exists():
-        state = torch.load(old, map_location="cpu", weights_only=True)
-    else:
-        path = _file(model_dir, "weights.safetensors")
-        if not is_packed(path):
-            raise FrontierError(f"{path}: not a Frontier packed weights file; re-export the "
-                                "trial")
-        with reraise_as(FrontierError, f"{path}: "):
-            state = load_packed(path, model.state_dict())
-    model.load_state_dict(state)
+    format: ``state_dict.pt``, loaded with ``weights_only=True``), in eval mode. The folder is
+    read by ``objectives.base.folder.load_folder`` (a study's ``[base] export`` reads it too);
+    its one-line problems are FrontierErrors here."""
+    with reraise_as(FrontierError):
+        model = load_folder(model_dir)
     return model.to(device).eval()
 
 

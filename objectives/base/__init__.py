@@ -1,0 +1,20 @@
+"""The trained base model a ``mode = "compress"`` study starts from: the ``[base]`` table
+(:class:`BaseConfig`), the model it names (:func:`load_base`) and the checks run before a study
+is written (:func:`check_base`). See ``docs/compress.md``.
+
+- ``config``: BaseConfig, the table as data;
+- ``paths``: paths found next to the study file, then in the current folder;
+- ``state``: a checkpoint loaded with every mismatch named;
+- ``huggingface``: a local ``from_pretrained`` folder as a module from token ids to logits;
+- ``folder``: a ``frontier export`` model folder rebuilt;
+- ``load``: load_base and check_base.
+"""
+
+from objectives.base.config import BASE_KINDS, BaseConfig
+from objectives.base.folder import load_folder
+from objectives.base.huggingface import HuggingFaceBase
+from objectives.base.load import check_base, load_base
+from objectives.base.paths import find_path
+
+__all__ = ["BASE_KINDS", "BaseConfig", "HuggingFaceBase", "check_base", "find_path",
+           "load_base", "load_folder"]
