@@ -205,7 +205,7 @@ class StudyConfig:
                     imports, space, dataset, [base_dir] if base_dir is not None else [])
         kwargs["imports"] = imports
         space = dict(space)
-        space_name = space.pop("name", "model" if "model" in space else "cnn")
+        space_name = space.pop("name", _default_space(space, kwargs.get("mode")))
         if not isinstance(space_name, str):
             raise ConfigError(f"{source}: space.name must be a string, got {space_name!r}")
         kwargs["space"] = SpaceConfig(space_name, space)
@@ -318,12 +318,20 @@ def _check_names(cfg: StudyConfig) -> None:
         raise ConfigError(f"distill.teacher_epochs: {cfg.distill.teacher_epochs} must be >= 1")
 
 
+def _default_space(space: dict[str, Any], mode: object) -> str:
+    """The space of a ``[space]`` table without a name: a compress study's candidates come from
+    its base, a table naming a builder is the builder's space, else the cnn space."""
+    if mode == "compress":
+        return "base"
+    return "model" if "model" in space else "cnn"
+
+
 def _check_space(cfg: StudyConfig) -> None:
     """The space builds from its options; its distillation knob has a teacher."""
     space = create_space(cfg.space.name, cfg.space.options)
     knobs = space.knobs
-    if knobs is not None and not cfg.distill.teacher and any(
-            w > 0 for w in domain_values(knobs.kd_weight)):
+    if knobs is not None and not cfg.distill.teacher and cfg.mode != "compress" and any(
+            w > 0 for w in domain_values(knobs.kd_weight)):  # compress: the base teaches
         raise ConfigError("space.kd_weight: distillation needs a teacher; set teacher = "
                           "\"cnn-large\" under [distill], or keep kd_weight = 0")
 

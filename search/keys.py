@@ -8,7 +8,7 @@ may import it without making an import circle.
 from __future__ import annotations
 
 __all__ = [
-    "ARTIFACTS_ATTR", "CONFIG_ATTR", "CURVE_ATTR", "ENQUEUED_ATTR", "ESTIMATE_ATTR",
+    "ARTIFACTS_ATTR", "BASE_ATTR", "CONFIG_ATTR", "CURVE_ATTR", "ENQUEUED_ATTR", "ESTIMATE_ATTR",
     "FAIL_REASON", "METRICS_ATTR", "RETRY_OF", "RUN_ATTR", "SECONDS_ATTR", "SHAPE_ATTR",
     "SPEC_ATTR", "STOPPED_VALUES_ATTR", "STOP_REASON", "SUPERNET_ATTR", "TEACHER_ATTR",
     "TRANSFER_ATTR", "WEIGHTS_ATTR", "WORKER_ATTR",
@@ -56,5 +56,9 @@ ARTIFACTS_ATTR = "artifacts_out_dir"
 SUPERNET_ATTR = "oneshot_supernet"
 #: Set once the chosen one-shot candidates are enqueued (how many).
 ENQUEUED_ATTR = "oneshot_enqueued"
+#: A compress-mode study's base model measured as it is (the metrics of ``Measured``).
+BASE_ATTR = "base_metrics"
+#: Set once a compress-mode study's warm-start candidates are enqueued (how many).
+WARM_START_ATTR = "warm_start_enqueued"
 #: The id of the study's MLflow run.
 RUN_ATTR = "mlflow_run_id"

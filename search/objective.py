@@ -135,17 +135,25 @@ class Objective:
         self.fatal: FrontierError | None = None
 
     def _teacher_logits(self) -> torch.Tensor | None:
-        """Logits of the study's teacher on the train split: loaded (or trained and cached)
-        on first use, then kept for every later trial of this process."""
-        if not self.cfg.distill.teacher:
-            return None
+        """Logits of the teacher on the train split: the space's own (a compress-mode study's
+        base), else the study's ``[distill] teacher``, loaded (or trained and cached); computed
+        on first use, then kept for every later trial of this process. The teacher's own val
+        score is recorded with it (a damaged teacher must be visible)."""
         if self._teacher is None:
-            teacher = load_teacher(self.cfg.distill, self.data,
-                                   split_seed=self.cfg.dataset.split_seed, seed=self.cfg.seed,
-                                   batch_size=self.cfg.budget.batch_size)
-            self._teacher = teacher_logits(teacher.model, self.data.train)
-            self._teacher_info = {"name": self.cfg.distill.teacher, "file": str(teacher.path),
-                                  "trained": teacher.trained, "seconds": teacher.seconds}
+            model = self.space.teacher()
+            if model is not None:
+                self._teacher_info = {"name": self.space.name}
+            elif self.cfg.distill.teacher:
+                loaded = load_teacher(self.cfg.distill, self.data,
+                                      split_seed=self.cfg.dataset.split_seed, seed=self.cfg.seed,
+                                      batch_size=self.cfg.budget.batch_size)
+                model = loaded.model
+                self._teacher_info = {"name": self.cfg.distill.teacher, "file": str(loaded.path),
+                                      "trained": loaded.trained, "seconds": loaded.seconds}
+            else:
+                return None
+            self._teacher = teacher_logits(model, self.data.train)
+            self._teacher_info["val_accuracy"] = score(model, self.data.val, self.data.metric)
         return self._teacher
 
     def _stopper(self, trial: optuna.Trial) -> ParetoStopper | None:

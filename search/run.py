@@ -120,7 +120,11 @@ def prepare(cfg: StudyConfig, data: TensorData | None = None, *,
             check_builder(space, data.input_shape, data.num_classes)
         space.check_input(data.input_shape, data.num_classes)  # e.g. patches that fit the input
         if cfg.base.is_set:  # its paths are absolute: found next to the study file
-            check_base(cfg.base, data)
+            base = check_base(cfg.base, data)
+            if cfg.mode == "compress":  # the trained base every candidate derives from
+                from search.compress_mode import attach_base
+
+                attach_base(space, cfg, data, base)
     return data, space
 
 
@@ -249,6 +253,10 @@ def _setup(study: optuna.Study, cfg: StudyConfig, data: TensorData, space: Space
     finally:
         claim.release()
     inherit, run_cfg = None, cfg
+    if cfg.mode == "compress":  # the base measured once, the study's reference point
+        from search.compress_mode import start_compress
+
+        start_compress(study, cfg, space, data)
     if cfg.mode == "one-shot":  # the supernet and the chosen candidates, once per study
         from search.oneshot.start import start_oneshot
 

@@ -85,6 +85,12 @@ class Space(abc.ABC):
         Default: record it as ``data_shape``, which :meth:`layer_counts` builds for."""
         self.data_shape = (tuple(input_shape), num_classes)
 
+    def teacher(self) -> nn.Module | None:
+        """Hook: a trained model of this space that distils into every candidate when
+        ``kd_weight`` > 0 (e.g. the base of a compress-mode study). Default: none; the study's
+        ``[distill] teacher`` is used."""
+        return None
+
     def layer_counts(self, spec: Any) -> tuple[int, int]:
         """``(n_groups, n_layers)`` for ``Knobs.sample``: the ratio targets and prunable layers
         of ``spec``'s model (``spaces.layers.layer_counts``), built on the meta device for

@@ -7,13 +7,12 @@ is written (:func:`check_base`). See ``docs/compress.md``.
 - ``state``: a checkpoint loaded with every mismatch named;
 - ``huggingface``: a local ``from_pretrained`` folder as a module from token ids to logits;
 - ``folder``: a ``frontier export`` model folder rebuilt;
-- ``load``: load_base and check_base.
+- ``load``: load_base, check_base and load_folder.
 """
 
 from objectives.base.config import BASE_KINDS, BaseConfig
-from objectives.base.folder import load_folder
 from objectives.base.huggingface import HuggingFaceBase
-from objectives.base.load import check_base, load_base
+from objectives.base.load import check_base, load_base, load_folder
 from objectives.base.paths import find_path
 
 __all__ = ["BASE_KINDS", "BaseConfig", "HuggingFaceBase", "check_base", "find_path",

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from objectives.base.config import BaseConfig
-from objectives.base.folder import load_folder
+from objectives.base.folder import base_of_meta, load_weights, read_meta, read_spec, rebuild
 from objectives.base.huggingface import load_huggingface
 from objectives.base.paths import find_path, looked_in
 from objectives.base.state import load_checkpoint
@@ -17,7 +17,7 @@ from objectives.data.batches import first_inputs
 from objectives.data.splits import TensorData
 from spaces.locate import locate
 
-__all__ = ["check_base", "load_base"]
+__all__ = ["check_base", "load_base", "load_folder"]
 
 #: Inputs the base runs on in :func:`check_base`.
 CHECK_ROWS = 2
@@ -94,11 +94,13 @@ def _logits(model: nn.Module, x: torch.Tensor, field: str) -> torch.Tensor:
     return out
 
 
-def check_base(cfg: BaseConfig, data: TensorData, *, root: str | Path | None = None) -> None:
+def check_base(cfg: BaseConfig, data: TensorData, *, root: str | Path | None = None
+               ) -> nn.Module:
     """Everything about the base that can be checked before a study is written: it loads
     (:func:`load_base`), runs on the first training inputs of ``data``, and its output width
     is the data's number of classes, or ``transfer_epochs`` is set to replace the head. Raises
-    ValueError naming the field and the fix; ``trim`` must name modules of the base."""
+    ValueError naming the field and the fix; ``trim`` must name modules of the base. Returns
+    the loaded base (eval mode, CPU)."""
     model = load_base(cfg, data.input_shape, data.num_classes, root=root)
     modules = [name for name, _ in model.named_modules() if name]
     unknown = [name for name in cfg.trim if name not in modules]
@@ -113,3 +115,18 @@ def check_base(cfg: BaseConfig, data: TensorData, *, root: str | Path | None = N
         raise ValueError(f"{field}: the base model gives {width} outputs and the data has "
                          f"{data.num_classes} classes; set [base] transfer_epochs to replace "
                          "and fine-tune the head")
+    return model
+
+
+def load_folder(model_dir: str | Path) -> nn.Module:
+    """The exported model of ``model_dir`` on the CPU in eval mode, with the weights of its
+    packed file (``objectives.base.folder``); a compress-mode candidate is rebuilt on its own
+    study's base first. Raises ValueError naming the file that is missing or unreadable."""
+    meta = read_meta(model_dir)
+    shape, classes = tuple(meta["input_shape"]), int(meta["num_classes"])
+    stored = base_of_meta(meta)
+    base = load_base(stored, shape, classes) if stored is not None else None
+    model, _ = rebuild(read_spec(model_dir), meta["space"], meta.get("space_options", {}),
+                       shape, classes, base)
+    load_weights(model_dir, model)
+    return model.cpu().eval()

@@ -40,7 +40,8 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial, TrialState
 from torch import nn
 
-from objectives.base.folder import load_folder, rebuild
+from objectives.base import load_base, load_folder
+from objectives.base.folder import rebuild
 from objectives.compress.packing import pack
 from objectives.compress.quantize import planned_bits
 from objectives.data import DataConfig, TensorData, load_dataset
@@ -139,8 +140,9 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
     input_shape, num_classes = _shape(study, data, no_data)
     with reraise_as(ConfigError):  # the user's builder, or modules that register a space
         import_modules(cfg.imports)
+        base = load_base(cfg.base, input_shape, num_classes) if cfg.base.is_set else None
         model, _ = rebuild(t.user_attrs[SPEC_ATTR], cfg.space.name, cfg.space.options,
-                           input_shape, num_classes)
+                           input_shape, num_classes, base)
     state = _weights(study, t, cfg, model.state_dict())
     model.load_state_dict(state)
     model.eval()
@@ -150,6 +152,8 @@ def export_trial(study: optuna.Study, number: int, out_dir: str | Path,
     meta = {"space": cfg.space.name, "space_options": cfg.space.options,
             "input_shape": list(input_shape), "num_classes": num_classes,
             "dataset": asdict(cfg.dataset), "study": study.study_name, "trial": t.number}
+    if cfg.base.is_set:  # a compress-mode candidate is rebuilt from its base
+        meta["base"] = asdict(cfg.base)
     write_text(out / "model.json", json.dumps(meta, indent=2) + "\n")
     packed = pack(state, weight_bits(model, planned_bits(model)))
     write_bytes(out / "weights.safetensors", packed)
@@ -215,7 +219,7 @@ def load(model_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module
     """The exported model, rebuilt from ``spec.json`` + ``model.json`` with the weights of
     ``weights.safetensors`` (bit-identical to the trial's; a folder written before the packed
     format: ``state_dict.pt``, loaded with ``weights_only=True``), in eval mode. The folder is
-    read by ``objectives.base.folder.load_folder`` (a study's ``[base] export`` reads it too);
+    read by ``objectives.base.load_folder`` (a study's ``[base] export`` reads it too);
     its one-line problems are FrontierErrors here."""
     with reraise_as(FrontierError):
         model = load_folder(model_dir)

@@ -23,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from search.early_stop import state_name
 from search.keys import FAIL_REASON, METRICS_ATTR, SPEC_ATTR, STOP_REASON
 from search.results.columns import ALWAYS, Columns, metric_columns, metric_label, table_columns
+from search.results.reference import BASE_ROW, RELATIVE, base_of, relative_to
 from search.safe_files import write_text
 
 __all__ = [
@@ -55,13 +56,31 @@ def front_trials(study: optuna.Study) -> list[FrozenTrial]:
                                                      .get("params", 0), t.number))
 
 
-def _row(t: FrozenTrial, columns: Columns) -> dict[str, Any]:
+def _row(t: FrozenTrial, columns: Columns, base: dict[str, Any] | None = None
+         ) -> dict[str, Any]:
     metrics = t.user_attrs.get(METRICS_ATTR, {})
     row: dict[str, Any] = {"trial": t.number}
     row.update({columns.name(k): metrics.get(k) for k in columns.metric_keys})
+    if base is not None:
+        row.update(relative_to(base, metrics))
     row.update({f"param_{p}": t.params.get(p) for p in columns.params})
     row["spec"] = t.user_attrs.get(SPEC_ATTR)
     return row
+
+
+def _base_row(base: dict[str, Any], columns: Columns) -> dict[str, Any]:
+    """The reference row of a compress-mode study's base (see search.results.reference)."""
+    return {"trial": BASE_ROW, **{columns.name(k): base.get(k) for k in columns.metric_keys},
+            **relative_to(base, base)}
+
+
+def _names(columns: Columns, base: dict[str, Any] | None) -> list[str]:
+    """Written metric and parameter columns, the relative ones after the metrics."""
+    names = columns.names()
+    if base is None:
+        return names
+    at = len(columns.metric_keys)
+    return [*names[:at], *RELATIVE, *names[at:]]
 
 
 def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
@@ -69,21 +88,26 @@ def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
 
 
 def front_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per Pareto trial: ``trial``, the columns of :func:`table_columns`, ``spec``."""
+    """One row per Pareto trial: ``trial``, the columns of :func:`table_columns`, ``spec``; a
+    compress-mode study's base first (``trial = "base"``) and columns relative to it
+    (``search.results.reference``)."""
     trials = front_trials(study)
-    columns = table_columns(study, trials)
-    return _frame([_row(t, columns) for t in trials], ["trial", *columns.names(), "spec"])
+    columns, base = table_columns(study, trials), base_of(study)
+    rows = [_row(t, columns, base) for t in trials]
+    if base is not None:  # a compress-mode study: its base first, as the reference
+        rows.insert(0, _base_row(base, columns))
+    return _frame(rows, ["trial", *_names(columns, base), "spec"])
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """Every trial with its state, metrics, parameters and (for failures) the reason."""
     trials = study.get_trials(deepcopy=False)
-    columns = table_columns(study, trials)
+    columns, base = table_columns(study, trials), base_of(study)
     front = {t.number for t in study.best_trials}
     rows = [{"trial": t.number, "state": state_name(t.state), "on_front": t.number in front,
-             **_row(t, columns), "reason": _reason(t),
+             **_row(t, columns, base), "reason": _reason(t),
              "duration_s": t.duration.total_seconds() if t.duration else None} for t in trials]
-    return _frame(rows, ["trial", "state", "on_front", *columns.names(), "spec", "reason",
+    return _frame(rows, ["trial", "state", "on_front", *_names(columns, base), "spec", "reason",
                          "duration_s"])
 
 
@@ -108,7 +132,7 @@ def write_tables(study: optuna.Study, out_dir: str | Path) -> dict[str, Path]:
     write_text(paths["pareto_csv"], front.to_csv(index=False))
     records = front.to_dict(orient="records")
     for r in records:
-        r["spec"] = json.loads(r["spec"]) if r.get("spec") else None
+        r["spec"] = json.loads(r["spec"]) if isinstance(r.get("spec"), str) else None
     write_text(paths["pareto_json"], json.dumps(records, indent=2, default=_plain) + "\n")
     write_text(paths["trials_csv"], trials_frame(study).to_csv(index=False))
     return paths

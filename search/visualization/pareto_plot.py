@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from search.keys import CONFIG_ATTR, METRICS_ATTR, SPEC_ATTR
 from search.results.pareto import completed, front_trials, metric_label
+from search.results.reference import base_of
 from search.safe_files import write_text
 
 __all__ = ["pareto_figure", "write_html"]
@@ -72,6 +73,7 @@ def pareto_figure(study: optuna.Study) -> go.Figure:
                              line={"shape": "hv", "color": "#d62728"},
                              marker={"size": 10, "color": "#d62728"},
                              hovertext=[_hover(t, metric) for t in front], hoverinfo="text"))
+    _add_base(fig, study, x_name, metric)
     fig.update_layout(
         title=f"{study.study_name}: validation {metric} vs. {_AXIS[x_name]} "
               f"({len(front)} on the front of {len(trials)} trials)",
@@ -81,6 +83,18 @@ def pareto_figure(study: optuna.Study) -> go.Figure:
                                                              "y": 0.02, "yanchor": "bottom"},
     )
     return fig
+
+
+def _add_base(fig: go.Figure, study: optuna.Study, x_name: str, metric: str) -> None:
+    """Mark a compress-mode study's base, the reference every candidate derives from."""
+    base = base_of(study)
+    if base is None or x_name not in base:
+        return
+    fig.add_trace(go.Scatter(
+        x=[base[x_name]], y=[base["val_accuracy"]], mode="markers", name="base (uncompressed)",
+        marker={"symbol": "star", "size": 16, "color": "#1f77b4"}, hoverinfo="text",
+        hovertext=[f"<b>base</b><br>val {metric} {base['val_accuracy']:.4f}<br>"
+                   f"{_AXIS[x_name]} {base[x_name]:,}"]))
 
 
 def write_html(fig: go.Figure, path: str | Path) -> Path:

@@ -31,6 +31,7 @@ from search.results.pareto import (
     metric_label,
     trials_frame,
 )
+from search.results.reference import BASE_ROW, base_of
 from search.storage.studies import stored_config
 from search.visualization.pareto_plot import pareto_figure
 from search.visualization.report_figures import (
@@ -174,7 +175,7 @@ def _front_table(study: optuna.Study) -> str:
     backend, batch = _latency_setup(study)
     columns = table_columns(study, trials)
     keys = [k for k in columns.metric_keys if k != "torch_latency_ms" or backend != "torch"]
-    rows = []
+    rows = [_base_table_row(study, keys, len(columns.params))]
     for t in trials:
         m = t.user_attrs.get(METRICS_ATTR, {})
         cells = [_cell(t.number, "{}")]
@@ -191,6 +192,18 @@ def _front_table(study: optuna.Study) -> str:
             f"heading to sort. Export a model with <code>frontier export --study "
             f"{html.escape(study.study_name)} --trial {trials[0].number} --out model/ "
             f"--onnx</code>.</p>")
+
+
+def _base_table_row(study: optuna.Study, keys: Sequence[str], params: int) -> str:
+    """A compress-mode study's base as the table's first row (empty for other studies)."""
+    base = base_of(study)
+    if base is None:
+        return ""
+    cells = [_cell(BASE_ROW, "{}")]
+    cells += [_cell(base.get(k), _HEADINGS.get(k, ("", _fmt(base.get(k))))[1]) for k in keys]
+    cells += ['<td></td>'] * params
+    return ('<tr class="base">' + "".join(cells)
+            + '<td class="text">the base, uncompressed (reference)</td></tr>')
 
 
 def _failures(study: optuna.Study) -> str:

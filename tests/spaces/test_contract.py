@@ -19,6 +19,7 @@ from torch import nn
 
 from objectives.data import TensorData
 from objectives.pipeline import evaluate
+from spaces.base import BaseSpace
 from spaces.layers import layer_counts, prunable_layers, ratio_targets
 from spaces.space import (
     SPACES,
@@ -44,9 +45,18 @@ def tiny_build(trial: optuna.Trial, input_shape: tuple[int, ...], num_classes: i
 SPACE_OPTIONS: dict[str, dict[str, Any]] = {"model": {"model": f"{__file__}:tiny_build"}}
 
 
+def tiny_base() -> nn.Module:
+    """A trained-looking base for the "base" space (a compress-mode study's candidates)."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(4 * 64, 10))
+
+
 def _space(name: str, **options: Any) -> Space:
     space = create_space(name, {**SPACE_OPTIONS.get(name, {}), **options})
     space.bind(*DIGITS)  # as search.run.prepare does before any trial
+    if isinstance(space, BaseSpace):  # and, in compress mode, hands over the base
+        space.use_base(tiny_base())
     return space
 
 
