@@ -22,10 +22,10 @@ from objectives.data import TensorData
 from objectives.pipeline import evaluate
 from objectives.sensitivity import sensitivity
 from search.compress_mode.warm import (
+    allocation_line,
     budget_objective,
     enqueue_warm_start,
     space_units,
-    summary,
 )
 from search.config import StudyConfig
 from search.keys import BASE_ATTR, WARM_START_ATTR
@@ -78,7 +78,6 @@ def _warm_start(study: optuna.Study, cfg: StudyConfig, space: BaseSpace, data: T
     if WARM_START_ATTR in study.user_attrs:
         return
     objective = budget_objective(cfg.objectives)
-    for alloc in enqueue_warm_start(study, space, table, objective):
-        log(f"compress: warm start x{alloc['budget']:g} {objective}: estimated drop "
-            f"{alloc['estimated_drop']:.4f}, {objective} {alloc['estimated_cost']:,.0f} "
-            f"({summary(alloc)})")
+    for alloc in enqueue_warm_start(study, space, table, objective,
+                                    tuple(data.input_shape)):
+        log(f"compress: warm start {allocation_line(alloc)}")

@@ -15,14 +15,24 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from objectives.sensitivity import IDENTITY, OBJECTIVES, Unit, allocate, units_of
+from objectives.sensitivity import IDENTITY, OBJECTIVES, Unit, units_of
+from search.compress_mode.fit import fitted_allocations
 from search.keys import WARM_START_ATTR, WARM_START_TRIAL
 from spaces.base import BaseSpace
 from spaces.domain import Choice, Domain
 from spaces.layers import prunable_layers, ratio_targets
 
-__all__ = ["BUDGETS", "allocation_params", "budget_objective", "enqueue_warm_start",
-           "space_units", "summary"]
+__all__ = [
+    "BUDGETS",
+    "allocation_line",
+    "allocation_params",
+    "budget_objective",
+    "enqueue_warm_start",
+    "realise",
+    "space_units",
+    "summary",
+    "warm_allocations",
+]
 
 #: The budget factors of the warm start: that many times less cost than the base.
 BUDGETS = (1.5, 2.0, 4.0, 8.0)
@@ -87,6 +97,29 @@ def _inside(domain: Domain, value: float) -> Any:
     return round(clipped) if domain.integer else float(clipped)
 
 
+def realise(space: BaseSpace, choice: Mapping[str, Mapping[str, Any]]
+            ) -> dict[str, dict[str, Any]]:
+    """``choice`` as a trial of ``space`` runs it: each keep ratio and bit width moved to the
+    nearest value its domain allows (``1 − prune_ratio``, ``bits``)."""
+    k = space.knobs
+    out = {kind: dict(units) for kind, units in choice.items()}
+    for name, keep in out.get("width", {}).items():
+        out["width"][name] = 1.0 - float(_inside(k.prune_ratio, 1.0 - float(keep)))
+    for name, bits in out.get("bits", {}).items():
+        out["bits"][name] = int(_inside(k.bits, float(bits)))
+    return out
+
+
+def warm_allocations(space: BaseSpace, table: pd.DataFrame, objective: str,
+                     input_shape: tuple[int, ...], budgets: Sequence[float] = BUDGETS
+                     ) -> list[dict[str, Any]]:
+    """One allocation per budget, as the trials of ``space`` run it (:func:`realise`), solved
+    again for a tighter budget while its measured cost misses
+    (``search.compress_mode.fit.fitted_allocations``)."""
+    return fitted_allocations(space.base(), table, objective, budgets, input_shape,
+                              lambda choice: realise(space, choice))
+
+
 def allocation_params(space: BaseSpace, choice: Mapping[str, Mapping[str, Any]]
                       ) -> dict[str, Any]:
     """The trial parameters of ``space`` for an allocation's ``choice`` (``{kind: {unit:
@@ -129,25 +162,37 @@ def summary(allocation: Mapping[str, Any]) -> str:
     return "; ".join(parts) or "nothing compressed"
 
 
+def allocation_line(alloc: Mapping[str, Any]) -> str:
+    """One line of a warm allocation: budget, estimated drop, estimated and measured cost,
+    what it compresses."""
+    objective = alloc["objective"]
+    missed = "" if alloc["feasible"] else " (misses the budget: the closest found)"
+    return (f"x{alloc['budget']:g} {objective} (<= {alloc['limit']:,.0f}): estimated drop "
+            f"{alloc['estimated_drop']:.4f}, estimated {objective} "
+            f"{alloc['estimated_cost']:,.0f}, measured {alloc['measured_cost']:,}{missed}: "
+            f"{summary(alloc)}")
+
+
 def enqueue_warm_start(study: optuna.Study, space: BaseSpace, table: pd.DataFrame,
-                       objective: str, budgets: Sequence[float] = BUDGETS
-                       ) -> list[dict[str, Any]]:
-    """Allocate ``table`` for each budget and enqueue one trial per distinct allocation (with
-    the user attribute ``warm_start``); returns the allocations enqueued. Once per study: the
-    study attribute ``warm_start_enqueued`` (how many) is set, and nothing is enqueued when it
-    already is."""
+                       objective: str, input_shape: tuple[int, ...],
+                       budgets: Sequence[float] = BUDGETS) -> list[dict[str, Any]]:
+    """Allocate ``table`` for each budget (:func:`warm_allocations`) and enqueue one trial per
+    distinct allocation (with the user attribute ``warm_start``); returns the allocations
+    enqueued. Once per study: the study attribute ``warm_start_enqueued`` (how many) is set,
+    and nothing is enqueued when it already is."""
     if WARM_START_ATTR in study.user_attrs:
         return []
     seen: set[tuple[tuple[str, Any], ...]] = set()
     enqueued = []
-    for alloc in allocate(table, objective, budgets):
+    for alloc in warm_allocations(space, table, objective, input_shape, budgets):
         params = allocation_params(space, alloc["choice"])
         key = tuple(sorted(params.items()))
         if not params or key in seen:
             continue
         seen.add(key)
         note = {k: alloc[k] for k in ("budget", "objective", "limit", "estimated_drop",
-                                      "estimated_cost", "feasible")}
+                                      "estimated_cost", "measured_cost", "repaired",
+                                      "feasible")}
         study.enqueue_trial(params, user_attrs={WARM_START_TRIAL: note})
         enqueued.append(alloc)
     study.set_user_attr(WARM_START_ATTR, len(enqueued))

@@ -85,19 +85,21 @@ def test_the_warm_start_trials_come_first_meet_their_budgets_and_are_enqueued_on
         project: Path) -> None:
     res = _cli("run", "study.toml", "--storage", "runs/w.log", cwd=project)
     assert res.returncode == 0, res.stderr
-    assert "compress: sensitivity of 9 units" in res.stderr  # one line per phase
+    assert "compress: sensitivity of 11 units" in res.stderr  # one line per phase
     assert res.stderr.count("compress: warm start x") >= 2
     storage = open_storage(str(project / "runs" / "w.log"))
     study = optuna.load_study(study_name="warm", storage=storage)
     table = stored_table(study)
     assert table is not None
     # 3 width units (the three convs' groups) at keep 1, 0.8125, 0.625, 0.4375, 0.25; 4 bits
-    # units (3 convs + head) at 32, 8, 4; 2 depth units kept / dropped; plus the base row
-    kinds = table.groupby("kind")["unit"].nunique().to_dict()
-    assert kinds == {"base": 1, "width": 3, "bits": 4, "depth": 2}
-    assert len(table) == 1 + 3 * 5 + 4 * 3 + 2 * 2
+    # units (3 convs + head) at 32, 8, 4; 4 depth units kept / dropped (the blocks "1" and "2"
+    # and the shape-keeping convs "1.0" and "2.0" inside them); plus the base row
+    kinds = table.groupby("kind")["unit"].unique().map(sorted).to_dict()
+    assert kinds == {"base": [""], "width": ["0.0", "1.0", "2.0"],
+                     "bits": ["0.0", "1.0", "2.0", "5"], "depth": ["1", "1.0", "2", "2.0"]}
+    assert len(table) == 1 + 3 * 5 + 4 * 3 + 4 * 2
     assert not table.duplicated(["kind", "unit", "value"]).any()
-    csv = pd.read_csv(project / "runs" / "warm" / "sensitivity.csv")
+    csv = pd.read_csv(project / "runs" / "warm" / "sensitivity.csv", dtype={"unit": str})
     assert len(csv) == len(table) and list(csv.columns) == list(table.columns)
 
     enqueued = study.user_attrs["warm_start_enqueued"]
