@@ -103,7 +103,7 @@ def test_the_warm_start_trials_come_first_meet_their_budgets_and_are_enqueued_on
     assert len(csv) == len(table) and list(csv.columns) == list(table.columns)
 
     enqueued = study.user_attrs["warm_start_enqueued"]
-    assert 2 <= enqueued <= 4
+    assert 2 <= enqueued <= 4  # budgets whose allocations coincide enqueue one trial
     trials = sorted(study.trials, key=lambda t: t.number)
     warm = [t for t in trials if "warm_start" in t.user_attrs]
     assert [t.number for t in warm] == list(range(enqueued))  # the study's first trials
@@ -111,8 +111,10 @@ def test_the_warm_start_trials_come_first_meet_their_budgets_and_are_enqueued_on
     for t in warm:
         note = t.user_attrs["warm_start"]
         assert t.state == TrialState.COMPLETE and note["objective"] == "macs"
-        assert note["feasible"] and note["estimated_cost"] <= base_macs / note["budget"]
-        assert t.user_attrs["metrics"]["macs"] <= base_macs / note["budget"]  # measured
+        # the additive estimate overstates coupled width savings, so each allocation is
+        # measured on the base and repaired; the trial's own MACs are that measured cost
+        assert note["feasible"] and note["measured_cost"] <= base_macs / note["budget"]
+        assert t.user_attrs["metrics"]["macs"] == note["measured_cost"]
     assert len({t.user_attrs["warm_start"]["budget"] for t in warm}) == enqueued
 
     again = _cli("resume", "--storage", "runs/w.log", "--study", "warm", "--n-trials", "6",
