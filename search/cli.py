@@ -1,5 +1,5 @@
 """``python -m search`` / ``frontier``: run, resume, worker, pareto, plot, report, export,
-dashboard, ls."""
+dashboard, ls, sensitivity."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def _read_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """export, dashboard, ls."""
+    """export, dashboard, ls, sensitivity."""
     q = sub.add_parser("export", help=(
         "write a trial's model folder: spec, packed weights, torch.export program (and ONNX)"))
     _storage_arg(q)
@@ -127,6 +127,13 @@ def _model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     q = sub.add_parser("ls", help="list the studies in a storage with trial counts")
     _storage_arg(q)
     q.add_argument("--study", help="also list this study's failed and stopped trials with reasons")
+
+    q = sub.add_parser("sensitivity", help=(
+        "compress mode: the base's sensitivity table and warm-start allocations (no study)"))
+    q.add_argument("config", help="study TOML file with mode = \"compress\" and [base]")
+    q.add_argument("--out", help=(
+        "folder for sensitivity.csv and sensitivity.html (default: study.output_dir or "
+        "runs/NAME)"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

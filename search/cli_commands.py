@@ -20,6 +20,7 @@ import pandas as pd
 
 from objectives.data import TensorData
 from search import cli_checks as checks
+from search.cli_sensitivity import cmd_sensitivity
 from search.config import StudyConfig, load_config
 from search.early_stop import state_name
 from search.errors import ConfigError, FrontierError, StorageError
@@ -310,4 +311,4 @@ def cmd_ls(args: argparse.Namespace) -> None:
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "run": cmd_run, "resume": cmd_resume, "worker": cmd_worker, "pareto": cmd_pareto,
     "plot": cmd_plot, "report": cmd_report, "export": cmd_export, "dashboard": cmd_dashboard,
-    "ls": cmd_ls}
+    "ls": cmd_ls, "sensitivity": cmd_sensitivity}

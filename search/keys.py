@@ -9,9 +9,10 @@ from __future__ import annotations
 
 __all__ = [
     "ARTIFACTS_ATTR", "BASE_ATTR", "CONFIG_ATTR", "CURVE_ATTR", "ENQUEUED_ATTR", "ESTIMATE_ATTR",
-    "FAIL_REASON", "METRICS_ATTR", "RETRY_OF", "RUN_ATTR", "SECONDS_ATTR", "SHAPE_ATTR",
-    "SPEC_ATTR", "STOPPED_VALUES_ATTR", "STOP_REASON", "SUPERNET_ATTR", "TEACHER_ATTR",
-    "TRANSFER_ATTR", "WEIGHTS_ATTR", "WORKER_ATTR",
+    "FAIL_REASON", "METRICS_ATTR", "RETRY_OF", "RUN_ATTR", "SECONDS_ATTR", "SENSITIVITY_ATTR",
+    "SHAPE_ATTR", "SPEC_ATTR", "STOPPED_VALUES_ATTR", "STOP_REASON", "SUPERNET_ATTR",
+    "TEACHER_ATTR", "TRANSFER_ATTR", "WARM_START_ATTR", "WARM_START_TRIAL", "WEIGHTS_ATTR",
+    "WORKER_ATTR",
 ]
 
 # -- trial attributes ------------------------------------------------------------------------
@@ -42,6 +43,9 @@ WEIGHTS_ATTR = "weights_artifact"
 ESTIMATE_ATTR = "supernet"
 #: On an explored one-shot candidate: the seconds its estimate took.
 SECONDS_ATTR = "estimate_seconds"
+#: On a compress-mode warm-start trial: the allocation it came from (budget, objective,
+#: estimated drop and cost, feasible).
+WARM_START_TRIAL = "warm_start"
 
 # -- study attributes ------------------------------------------------------------------------
 #: The study's StudyConfig as a dict (``StudyConfig.to_dict``).
@@ -60,5 +64,8 @@ ENQUEUED_ATTR = "oneshot_enqueued"
 BASE_ATTR = "base_metrics"
 #: Set once a compress-mode study's warm-start candidates are enqueued (how many).
 WARM_START_ATTR = "warm_start_enqueued"
+#: A compress-mode study's sensitivity table (``objectives.sensitivity``), as pandas'
+#: ``orient="split"`` JSON: ``{"columns": [...], "data": [[...], ...]}``.
+SENSITIVITY_ATTR = "sensitivity_table"
 #: The id of the study's MLflow run.
 RUN_ATTR = "mlflow_run_id"

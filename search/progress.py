@@ -38,13 +38,13 @@ def log_mode(log: str | None = None, progress: bool = True) -> str:
     return log or (DEFAULT_LOG if progress else "quiet")
 
 
-def phase_printer(mode: str) -> Callable[[str], None]:
+def phase_printer(mode: str, event: str = "oneshot") -> Callable[[str], None]:
     """How a run in ``mode`` prints a message outside its trials (e.g. the one-shot phase):
-    to stderr for bars, as a JSON ``oneshot`` event for JSON lines, not at all when quiet."""
+    to stderr for bars, as a JSON ``event`` event for JSON lines, not at all when quiet."""
     if mode == "quiet":
         return lambda _: None
     if mode == "jsonl":
-        return lambda text: print(json.dumps({"event": "oneshot", "message": text}), flush=True)
+        return lambda text: print(json.dumps({"event": event, "message": text}), flush=True)
     return lambda text: print(text, file=sys.stderr, flush=True)
 
 

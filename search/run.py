@@ -256,7 +256,7 @@ def _setup(study: optuna.Study, cfg: StudyConfig, data: TensorData, space: Space
     if cfg.mode == "compress":  # the base measured once, the study's reference point
         from search.compress_mode import start_compress
 
-        start_compress(study, cfg, space, data)
+        start_compress(study, cfg, space, data, mode)
     if cfg.mode == "one-shot":  # the supernet and the chosen candidates, once per study
         from search.oneshot.start import start_oneshot
 

@@ -26,8 +26,10 @@ class BaseConfig:
 
     ``transfer_epochs``: epochs of fine-tuning after replacing a head whose width is not the
     data's number of classes (0: the width must fit). ``trim``: names of modules (as
-    ``named_modules`` gives them) a user marks as removable units. Relative paths are found
-    next to the study file, then in the current folder, and stored absolute.
+    ``named_modules`` gives them) a user marks as removable units. ``sensitivity``: in compress
+    mode, compute the sensitivity table once per study and enqueue its warm-start trials
+    (false: neither). Relative paths are found next to the study file, then in the current
+    folder, and stored absolute.
     """
 
     model: str = ""
@@ -36,6 +38,7 @@ class BaseConfig:
     export: str = ""
     transfer_epochs: int = 0
     trim: tuple[str, ...] = ()
+    sensitivity: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trim", tuple(self.trim))  # a TOML list

@@ -32,6 +32,7 @@ from search.results.pareto import (
     trials_frame,
 )
 from search.results.reference import BASE_ROW, base_of
+from search.results.sensitivity import stored_table
 from search.storage.studies import stored_config
 from search.visualization.pareto_plot import pareto_figure
 from search.visualization.report_figures import (
@@ -41,6 +42,7 @@ from search.visualization.report_figures import (
     optuna_hypervolume_figure,
     parallel_figure,
 )
+from search.visualization.sensitivity import sensitivity_figure
 
 __all__ = ["PARETO_DIV", "report_figures", "report_html"]
 
@@ -62,6 +64,9 @@ _SECTIONS = (
     ("parallel", "Parallel coordinates", "One line per complete trial through its objectives "
      "and sampled parameters, darker the nearer the front; a parameter a trial does not have "
      "(a deeper layer's width) sits at 'None'."),
+    ("sensitivity", "Sensitivity of the base", "Compress mode: the base's val score drop with "
+     "one unit compressed at a time, no fine-tuning (sensitivity.csv); the warm-start trials "
+     "were allocated from it."),
 )
 
 _CSS = """
@@ -110,12 +115,14 @@ def report_figures(study: optuna.Study, objectives: Sequence[str] | None = None
     """The report's figures by name (a string is the note shown instead of a figure)."""
     columns = metric_columns(study)  # val_accuracy shown as val_<metric>
     names = [columns.get(o, o) for o in objectives or stored_config(study).objectives]
+    table = stored_table(study)  # compress mode, unless [base] sensitivity = false
     return {
         "pareto": pareto_figure(study).update_layout(height=560),
         "hypervolume": hypervolume_figure(study),
         "optuna_hypervolume": optuna_hypervolume_figure(study, names),
         "importances": importance_figure(study, names),
         "parallel": parallel_figure(study, names),
+        **({} if table is None else {"sensitivity": sensitivity_figure(table)}),
     }
 
 
@@ -276,7 +283,7 @@ def report_html(study: optuna.Study, objectives: Sequence[str] | None = None,
     points = sum(METRICS_ATTR in t.user_attrs for t in completed(study))
     sections = []
     for key, heading, hint in _SECTIONS:
-        if key == "optuna_hypervolume":
+        if key == "optuna_hypervolume" or key not in parts:
             continue
         body = parts[key]
         if key == "pareto":
