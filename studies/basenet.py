@@ -44,8 +44,10 @@ class PlainNet(nn.Module):
         super().__init__()
         channels, height, width = input_shape
         self.features = nn.Sequential(
-            ConvBlock(channels, c1), *(ConvBlock(c1, c1) for _ in range(blocks[0])), nn.MaxPool2d(2),
-            ConvBlock(c1, c2), *(ConvBlock(c2, c2) for _ in range(blocks[1])), nn.MaxPool2d(2))
+            ConvBlock(channels, c1), *(ConvBlock(c1, c1) for _ in range(blocks[0])),
+            nn.MaxPool2d(2),
+            ConvBlock(c1, c2), *(ConvBlock(c2, c2) for _ in range(blocks[1])),
+            nn.MaxPool2d(2))
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(c2 * (height // 4) * (width // 4), fc), nn.ReLU(),
             nn.Linear(fc, num_classes))
