@@ -132,3 +132,24 @@ def test_digits24_is_the_digits_at_3x24x24() -> None:
     assert x.shape == (1797, 3, 24, 24) and x.dtype == np.float32 and y.shape == (1797,)
     assert set(y.tolist()) == set(range(10)) and (x[:, 0] == x[:, 2]).all()
     assert abs(float(x.mean())) < 1e-4 and abs(float(x.std()) - 1) < 1e-3
+
+
+def test_the_mnist1d_compress_example_runs_on_a_checkpoint(workdir: Path) -> None:
+    """The study file as shipped, with an untrained checkpoint of its builder standing in for
+    the trained one and a tiny budget: every candidate derives from the base."""
+    from studies.mnist1d_base import build_base
+
+    torch.save(build_base((1, 40), 10).state_dict(), workdir / "base.pt")
+    cfg = load_config(STUDIES / "mnist1d_compress.toml")
+    cfg = dataclasses.replace(
+        cfg, n_trials=2, storage=str(workdir / "s.db"), output_dir=str(workdir / "out"),
+        base=dataclasses.replace(cfg.base, checkpoint=str(workdir / "base.pt")),
+        budget=dataclasses.replace(TINY, epochs=0))
+    study = create_or_load(cfg)
+    assert run_study(study, cfg, progress=False) == 2
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(trials) == 2, [t.user_attrs.get("fail_reason") for t in study.trials]
+    base = study.user_attrs["base_metrics"]
+    assert base["macs"] == 64 * 5 * 40 + 64 * 64 * 5 * (40 + 20) + 640 * 10  # by hand
+    assert base["params"] == 48_266 - 3 * 64  # nonzero: untrained batch-norm biases are 0
+    assert all(t.user_attrs["metrics"]["macs"] <= base["macs"] for t in trials)
