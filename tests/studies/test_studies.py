@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
+import torch
 from optuna.trial import TrialState
 
 from objectives.pipeline import Budget
@@ -76,3 +78,78 @@ def test_the_stored_study_script_prints_the_front_and_exports(
     out = capsys.readouterr().out
     assert "val_accuracy" in out and "model folder runs/cifar10_resnet/best" in out
     assert (workdir / "runs" / "cifar10_resnet" / "best" / "program.pt2").is_file()
+
+
+@pytest.mark.parametrize("name", ["basenet", "mnist1d_compress"])
+def test_a_compress_example_loads_without_its_checkpoint(workdir: Path, name: str) -> None:
+    """The checkpoint is written by the example's training script, not shipped: the config
+    still loads (the base's files are checked when the study runs), its paths next to it."""
+    cfg = load_config(STUDIES / f"{name}.toml")
+    assert cfg.name == name and cfg.mode == "compress" and cfg.budget.epochs == 0
+    assert Path(cfg.base.checkpoint) == STUDIES / f"{name.replace('_compress', '_base')}.pt"
+    assert cfg.space.options["drop_blocks"] is True
+
+
+def _params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _conv(c_in: int, c_out: int, k: int, dims: int = 2) -> int:
+    """A conv (bias) and its batch norm (weight, bias)."""
+    return c_out * c_in * k ** dims + c_out + 2 * c_out
+
+
+def test_basenet_and_adjustednet_have_the_articles_shapes() -> None:
+    from objectives.compress.depth import removable_units
+    from studies.basenet import build_adjusted, build_base
+
+    x = torch.zeros(2, 3, 24, 24)
+    base, adjusted = build_base((3, 24, 24), 10).eval(), build_adjusted((3, 24, 24), 10)
+    assert base(x).shape == adjusted(x).shape == (2, 10)
+    fc = 128 * 6 * 6 * 1024 + 1024 + 1024 * 10 + 10
+    assert _params(base) == _conv(3, 64, 3) + _conv(64, 64, 3) + _conv(64, 128, 3) \
+        + 2 * _conv(128, 128, 3) + fc
+    assert _params(adjusted) == _conv(3, 32, 3) + _conv(32, 64, 3) \
+        + 64 * 6 * 6 * 500 + 500 + 500 * 10 + 10
+    assert removable_units(base, x) == ["features.1", "features.4", "features.5"]
+
+
+def test_the_mnist1d_base_is_a_wide_cnn_with_two_removable_blocks() -> None:
+    from objectives.compress.depth import removable_units
+    from studies.mnist1d_base import build_base
+
+    model = build_base((1, 40), 10).eval()
+    x = torch.zeros(2, 1, 40)
+    assert model(x).shape == (2, 10)
+    assert _params(model) == _conv(1, 64, 5, 1) + 2 * _conv(64, 64, 5, 1) + 64 * 10 * 10 + 10
+    assert removable_units(model, x) == ["1", "3"]
+
+
+def test_digits24_is_the_digits_at_3x24x24() -> None:
+    from studies.digits24 import load
+
+    x, y = load()
+    assert x.shape == (1797, 3, 24, 24) and x.dtype == np.float32 and y.shape == (1797,)
+    assert set(y.tolist()) == set(range(10)) and (x[:, 0] == x[:, 2]).all()
+    assert abs(float(x.mean())) < 1e-4 and abs(float(x.std()) - 1) < 1e-3
+
+
+def test_the_mnist1d_compress_example_runs_on_a_checkpoint(workdir: Path) -> None:
+    """The study file as shipped, with an untrained checkpoint of its builder standing in for
+    the trained one and a tiny budget: every candidate derives from the base."""
+    from studies.mnist1d_base import build_base
+
+    torch.save(build_base((1, 40), 10).state_dict(), workdir / "base.pt")
+    cfg = load_config(STUDIES / "mnist1d_compress.toml")
+    cfg = dataclasses.replace(
+        cfg, n_trials=2, storage=str(workdir / "s.db"), output_dir=str(workdir / "out"),
+        base=dataclasses.replace(cfg.base, checkpoint=str(workdir / "base.pt")),
+        budget=dataclasses.replace(TINY, epochs=0))
+    study = create_or_load(cfg)
+    assert run_study(study, cfg, progress=False) == 2
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(trials) == 2, [t.user_attrs.get("fail_reason") for t in study.trials]
+    base = study.user_attrs["base_metrics"]
+    assert base["macs"] == 64 * 5 * 40 + 64 * 64 * 5 * (40 + 20) + 640 * 10  # by hand
+    assert base["params"] == 48_266 - 3 * 64  # nonzero: untrained batch-norm biases are 0
+    assert all(t.user_attrs["metrics"]["macs"] <= base["macs"] for t in trials)
