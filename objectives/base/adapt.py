@@ -144,7 +144,7 @@ def adapt_base(base: nn.Module, cfg: BaseConfig, data: TensorData, dataset: Mapp
         raise ValueError(f"base.transfer_epochs: {cfg.transfer_epochs}; transfer needs >= 1")
     start = time.perf_counter()
     key = transfer_key(cfg, base, dataset, seed=seed, batch_size=batch_size, root=root)
-    path = Path(cfg.cache_dir) / f"{key}.pt"
+    path = Path(cfg.cache_dir).absolute() / f"{key}.pt"
     base.to(data.device)
     trained = not path.is_file()
     if trained:
