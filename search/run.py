@@ -254,8 +254,9 @@ def _setup(study: optuna.Study, cfg: StudyConfig, data: TensorData, space: Space
         claim.release()
     inherit, run_cfg = None, cfg
     if cfg.mode == "compress":  # the base measured once, the study's reference point
-        from search.compress_mode import start_compress
+        from search.compress_mode import record_transfer, start_compress
 
+        record_transfer(study, space)  # the transfer prepare ran, with its val accuracy
         start_compress(study, cfg, space, data, mode)
     if cfg.mode == "one-shot":  # the supernet and the chosen candidates, once per study
         from search.oneshot.start import start_oneshot

@@ -7,13 +7,15 @@ is written (:func:`check_base`). See ``docs/compress.md``.
 - ``state``: a checkpoint loaded with every mismatch named;
 - ``huggingface``: a local ``from_pretrained`` folder as a module from token ids to logits;
 - ``folder``: a ``frontier export`` model folder rebuilt;
-- ``load``: load_base, check_base and load_folder.
+- ``load``: load_base, check_base and load_folder;
+- ``adapt``: transfer, the base fine-tuned once (head replaced when it does not fit), cached.
 """
 
+from objectives.base.adapt import Adapted, adapt_base, transfer_key
 from objectives.base.config import BASE_KINDS, BaseConfig
 from objectives.base.huggingface import HuggingFaceBase
 from objectives.base.load import check_base, load_base, load_folder
 from objectives.base.paths import find_path
 
-__all__ = ["BASE_KINDS", "BaseConfig", "HuggingFaceBase", "check_base", "find_path",
-           "load_base", "load_folder"]
+__all__ = ["BASE_KINDS", "Adapted", "BaseConfig", "HuggingFaceBase", "adapt_base", "check_base",
+           "find_path", "load_base", "load_folder", "transfer_key"]

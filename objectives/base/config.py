@@ -24,8 +24,11 @@ class BaseConfig:
       reads (never a download; the ``transformers`` extra);
     - ``export``: a model folder written by ``frontier export``.
 
-    ``transfer_epochs``: epochs of fine-tuning after replacing a head whose width is not the
-    data's number of classes (0: the width must fit). ``trim``: names of modules (as
+    ``transfer_epochs``: epochs of fine-tuning on the study's training split before any
+    compression, after replacing a head whose width is not the data's number of classes (0: no
+    transfer, the width must fit; a head that fits is fine-tuned too); ``transfer_lr``: its
+    AdamW learning rate (cosine schedule); ``cache_dir``: where the adapted weights are cached
+    by a content hash (``objectives.base.adapt``). ``trim``: names of modules (as
     ``named_modules`` gives them) a user marks as removable units. ``sensitivity``: in compress
     mode, compute the sensitivity table once per study and enqueue its warm-start trials
     (false: neither). Relative paths are found next to the study file, then in the current
@@ -37,6 +40,8 @@ class BaseConfig:
     huggingface: str = ""
     export: str = ""
     transfer_epochs: int = 0
+    transfer_lr: float = 1e-3
+    cache_dir: str = "runs/bases"
     trim: tuple[str, ...] = ()
     sensitivity: bool = True
 
@@ -69,6 +74,8 @@ class BaseConfig:
                         "builds; set base.model, or remove the checkpoint"))
         if self.transfer_epochs < 0:
             out.append(("base.transfer_epochs", f"{self.transfer_epochs} must be >= 0"))
+        if not self.transfer_lr > 0:
+            out.append(("base.transfer_lr", f"{self.transfer_lr} must be > 0 (e.g. 1e-3)"))
         if any(not isinstance(t, str) or not t for t in self.trim):
             out.append(("base.trim", "give module names as named_modules() spells them, e.g. "
                         "[\"layer3.1\"]"))

@@ -25,7 +25,7 @@ TINY = Budget(epochs=1, finetune_epochs=1, qat_epochs=1, latency_reps=1)
 
 
 @pytest.mark.parametrize("name", ["digits_cnn", "digits_transformer", "mnist1d_cnn", "wine",
-                                  "torchvision_mobilenet"])
+                                  "torchvision_mobilenet", "resnet18_digits"])
 def test_a_shipped_study_loads_from_any_folder(workdir: Path, name: str) -> None:
     cfg = load_config(STUDIES / f"{name}.toml")  # the cwd is a fresh tmp folder
     assert cfg.name == name
@@ -153,3 +153,22 @@ def test_the_mnist1d_compress_example_runs_on_a_checkpoint(workdir: Path) -> Non
     assert base["macs"] == 64 * 5 * 40 + 64 * 64 * 5 * (40 + 20) + 640 * 10  # by hand
     assert base["params"] == 48_266 - 3 * 64  # nonzero: untrained batch-norm biases are 0
     assert all(t.user_attrs["metrics"]["macs"] <= base["macs"] for t in trials)
+def test_the_resnet18_example_pieces(workdir: Path) -> None:
+    """The digits at 3×32×32, and the builder: torchvision's resnet18 for their shape whose
+    1000-class checkpoint (as ImageNet weights) loads into it only with transfer."""
+    from objectives.base import load_base
+    from studies.digits32 import load
+    from studies.resnet18_digits import IMAGENET_CLASSES, build_base
+
+    x, y = load()
+    assert x.shape == (1797, 3, 32, 32) and y.shape == (1797,) and 0 <= x.min() < x.max() <= 1
+    assert torch.equal(x[:, 0], x[:, 2])  # the grey channel repeated
+    torch.save(build_base((3, 32, 32), IMAGENET_CLASSES).state_dict(), workdir / "r18.pt")
+    cfg = load_config(STUDIES / "resnet18_digits.toml")
+    assert cfg.mode == "compress" and cfg.base.transfer_epochs > 0
+    moved = dataclasses.replace(cfg.base, checkpoint=str(workdir / "r18.pt"))
+    model = load_base(moved, (3, 32, 32), 10)
+    assert model(x[:2]).shape == (2, 10)
+    with pytest.raises(ValueError, match="transfer_epochs"):
+        load_base(dataclasses.replace(moved, transfer_epochs=0), (3, 32, 32), 10)
+    assert build_base((1, 32, 32), 10).conv1.in_channels == 1
