@@ -21,7 +21,8 @@ from search.run import check_runnable, prepare
 from tests.conftest import ENV, tiny_toml
 from tests.objectives.base.conftest import BUILDER, tiny
 
-COMPRESS = tiny_toml("squeeze", n_trials=1, epochs=0, extra='mode = "compress"')
+COMPRESS = tiny_toml("squeeze", n_trials=1, epochs=0, extra='mode = "compress"').split(
+    "[space]")[0] + "[space]\nbits = [4, 32]\nprune_ratio = { low = 0.0, high = 0.8 }\n"  # base
 BASE = '\n[base]\nmodel = "my_base.py:build_base"\ncheckpoint = "base.pt"\n'
 TOKENS = '''
 import numpy as np

@@ -3,19 +3,12 @@ one allocation line per budget, no study written; bad input is one line, exit 2.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from tests.conftest import ENV
+from tests.search.compress_mode.project import cli
 from tests.search.compress_mode.test_warm_start import project  # noqa: F401 (fixture)
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "search", *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=600)
 
 
 def _files(root: Path) -> set[Path]:
@@ -24,7 +17,7 @@ def _files(root: Path) -> set[Path]:
 
 def test_sensitivity_writes_the_table_and_its_plot_and_no_study(project: Path) -> None:  # noqa: F811
     before = _files(project)
-    res = _cli("sensitivity", "study.toml", "--out", "x", cwd=project)
+    res = cli("sensitivity", "study.toml", "--out", "x", cwd=project)
     assert res.returncode == 0, res.stderr
     table = pd.read_csv(project / "x" / "sensitivity.csv")
     assert len(table) == 1 + 3 * 5 + 4 * 3 + 4 * 2 and (table.kind == "base").sum() == 1
@@ -46,7 +39,7 @@ def test_sensitivity_refuses_bad_input_in_one_line(project: Path) -> None:  # no
     before = _files(project)
     for name, says in (("plain.toml", "study.mode"), ("gone.toml", "gone.pt"),
                        ("none.toml", "none.toml")):
-        res = _cli("sensitivity", name, "--out", "y", cwd=project)
+        res = cli("sensitivity", name, "--out", "y", cwd=project)
         assert res.returncode == 2, res.stderr
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("frontier: error: ") and says in lines[0]

@@ -14,27 +14,11 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
-import torch
 from optuna.trial import TrialState
 
-from objectives.data import DataConfig, load_dataset
-from objectives.metrics import score
-from objectives.train import train
 from search.storage.urls import open_storage
 from tests.conftest import ENV
-
-BASE = '''
-from torch import nn
-
-
-def build_base(input_shape, num_classes):
-    """A small trained CNN: conv 8, two shape-keeping conv blocks (removable), head."""
-    def block():
-        return nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
-    return nn.Sequential(
-        nn.Sequential(nn.Conv2d(input_shape[0], 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU()),
-        block(), block(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, num_classes))
-'''
+from tests.search.compress_mode.project import BASE, cli, train_checkpoint
 
 STUDY = '''
 [study]
@@ -73,24 +57,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "proj").mkdir()
     (root / "proj" / "mybase.py").write_text(BASE)
     (root / "study.toml").write_text(STUDY)
-    namespace: dict[str, object] = {}
-    exec(BASE, namespace)
-    data = load_dataset(DataConfig())
-    torch.manual_seed(0)
-    model = namespace["build_base"](data.input_shape, data.num_classes)  # type: ignore[operator]
-    train(model, data.train, epochs=8, lr=0.01, seed=0)
-    assert score(model, data.val) > 0.8
-    torch.save(model.state_dict(), root / "proj" / "base.pt")
+    train_checkpoint(BASE, root / "proj" / "base.pt", min_val=0.8)
     return root
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "search", *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=600)
-
-
 def test_a_trained_base_compressed_by_two_workers_then_report_and_export(project: Path) -> None:
-    res = _cli("run", "study.toml", "--storage", "runs/s.log", "--workers", "2", "--log",
+    res = cli("run", "study.toml", "--storage", "runs/s.log", "--workers", "2", "--log",
                "quiet", cwd=project)
     assert res.returncode == 0, res.stderr
     storage = str(project / "runs" / "s.log")
@@ -113,13 +85,13 @@ def test_a_trained_base_compressed_by_two_workers_then_report_and_export(project
 
     elsewhere = project / "elsewhere"
     elsewhere.mkdir()
-    report = _cli("report", "--storage", storage, "--study", "squeeze", "--out", "r.html",
+    report = cli("report", "--storage", storage, "--study", "squeeze", "--out", "r.html",
                   cwd=elsewhere)
     assert report.returncode == 0, report.stderr
     page = (elsewhere / "r.html").read_text()
     assert "base (uncompressed)" in page and "the base, uncompressed (reference)" in page
     best = max(done, key=lambda t: t.user_attrs["metrics"]["test_accuracy"])
-    export = _cli("export", "--storage", storage, "--study", "squeeze", "--trial",
+    export = cli("export", "--storage", storage, "--study", "squeeze", "--trial",
                   str(best.number), "--out", "m", cwd=elsewhere)
     assert export.returncode == 0, export.stderr
     check = subprocess.run([sys.executable, "-c", textwrap.dedent("""

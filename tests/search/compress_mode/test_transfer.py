@@ -13,13 +13,13 @@ import torch
 from optuna.trial import TrialState
 
 from objectives.base import load_base
-from objectives.data import DataConfig, load_dataset
+from objectives.data import load_dataset
 from objectives.metrics import accuracy
-from objectives.train import train
 from search.config import load_config
 from search.results.model_folder import export_trial, load
 from search.run import run_study
 from search.storage.studies import create_or_load
+from tests.search.compress_mode.project import train_checkpoint
 
 BASE = '''
 from torch import nn
@@ -72,14 +72,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The builder and a checkpoint trained on digits labels 0-4 with a 5-class head."""
     root = tmp_path_factory.mktemp("transfer")
     (root / "mybase.py").write_text(BASE)
-    namespace: dict[str, object] = {}
-    exec(BASE, namespace)
-    data = load_dataset(DataConfig())
-    torch.manual_seed(0)
-    model = namespace["build_base"](data.input_shape, 5)  # type: ignore[operator]
-    train(model, data.train, epochs=8, lr=0.01, seed=0, loss=lambda out, y: torch.nn.functional
-          .cross_entropy(out, y.clamp(max=4)))
-    torch.save(model.state_dict(), root / "five.pt")
+    train_checkpoint(BASE, root / "five.pt", classes=5, loss=lambda out, y: torch.nn
+                     .functional.cross_entropy(out, y.clamp(max=4)))
     for name in ("first", "second"):
         (root / f"{name}.toml").write_text(STUDY.format(name=name, cache=root / "cache"))
     return root

@@ -5,23 +5,16 @@ shows the table; `[base] sensitivity = false` turns it off."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import optuna
 import pandas as pd
 import pytest
-import torch
 from optuna.trial import TrialState
 
-from objectives.data import DataConfig, load_dataset
-from objectives.metrics import score
-from objectives.train import train
 from search.results.sensitivity import stored_table
 from search.storage.urls import open_storage
-from tests.conftest import ENV
-from tests.search.compress_mode.test_start import BASE
+from tests.search.compress_mode.project import BASE, cli, train_checkpoint
 
 STUDY = '''
 [study]
@@ -65,25 +58,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "study.toml").write_text(STUDY)
     (root / "off.toml").write_text(STUDY.replace('name = "warm"', 'name = "off"').replace(
         'checkpoint = "proj/base.pt"', 'checkpoint = "proj/base.pt"\nsensitivity = false'))
-    namespace: dict[str, object] = {}
-    exec(BASE, namespace)
-    data = load_dataset(DataConfig())
-    torch.manual_seed(0)
-    model = namespace["build_base"](data.input_shape, data.num_classes)  # type: ignore[operator]
-    train(model, data.train, epochs=8, lr=0.01, seed=0)
-    assert score(model, data.val) > 0.8
-    torch.save(model.state_dict(), root / "proj" / "base.pt")
+    train_checkpoint(BASE, root / "proj" / "base.pt", min_val=0.8)
     return root
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "search", *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=600)
 
 
 def test_the_warm_start_trials_come_first_meet_their_budgets_and_are_enqueued_once(
         project: Path) -> None:
-    res = _cli("run", "study.toml", "--storage", "runs/w.log", cwd=project)
+    res = cli("run", "study.toml", "--storage", "runs/w.log", cwd=project)
     assert res.returncode == 0, res.stderr
     assert "compress: sensitivity of 11 units" in res.stderr  # one line per phase
     assert res.stderr.count("compress: warm start x") >= 2
@@ -117,14 +98,14 @@ def test_the_warm_start_trials_come_first_meet_their_budgets_and_are_enqueued_on
         assert t.user_attrs["metrics"]["macs"] == note["measured_cost"]
     assert len({t.user_attrs["warm_start"]["budget"] for t in warm}) == enqueued
 
-    again = _cli("resume", "--storage", "runs/w.log", "--study", "warm", "--n-trials", "6",
+    again = cli("resume", "--storage", "runs/w.log", "--study", "warm", "--n-trials", "6",
                  "--log", "quiet", cwd=project)
     assert again.returncode == 0, again.stderr
     study = optuna.load_study(study_name="warm", storage=storage)
     assert sum("warm_start" in t.user_attrs for t in study.trials) == enqueued
     assert len(study.trials) == 6
 
-    report = _cli("report", "--storage", "runs/w.log", "--study", "warm", "--out", "r.html",
+    report = cli("report", "--storage", "runs/w.log", "--study", "warm", "--out", "r.html",
                   cwd=project)
     assert report.returncode == 0, report.stderr
     page = (project / "r.html").read_text()
@@ -132,7 +113,7 @@ def test_the_warm_start_trials_come_first_meet_their_budgets_and_are_enqueued_on
 
 
 def test_sensitivity_false_computes_no_table_and_enqueues_nothing(project: Path) -> None:
-    res = _cli("run", "off.toml", "--storage", "runs/off.log", "--n-trials", "1", "--log",
+    res = cli("run", "off.toml", "--storage", "runs/off.log", "--n-trials", "1", "--log",
                "quiet", cwd=project)
     assert res.returncode == 0, res.stderr
     study = optuna.load_study(study_name="off", storage=open_storage(
@@ -140,7 +121,7 @@ def test_sensitivity_false_computes_no_table_and_enqueues_nothing(project: Path)
     assert stored_table(study) is None and "warm_start_enqueued" not in study.user_attrs
     assert not any("warm_start" in t.user_attrs for t in study.trials)
     assert not (project / "runs" / "off" / "sensitivity.csv").exists()
-    report = _cli("report", "--storage", "runs/off.log", "--study", "off", "--out", "o.html",
+    report = cli("report", "--storage", "runs/off.log", "--study", "off", "--out", "o.html",
                   cwd=project)
     assert report.returncode == 0, report.stderr
     assert 'id="sensitivity"' not in (project / "o.html").read_text()
